@@ -1,0 +1,111 @@
+"""``extract()``: ingest → segment → tables → metrics → checks, with models loaded once."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from service import checks, ingest, metrics, segment, tables
+from service.types import Document, Extraction, ExtractionError
+
+MANIFEST = "manifest.json"
+
+
+def default_models_dir() -> Path:
+    """Where the shipped models are: $GOVREPORT_MODELS, the checkout's models/,
+    or the copy a non-editable install puts inside the package."""
+    env = os.environ.get("GOVREPORT_MODELS")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent
+    checkout = here.parent / "models"
+    if (checkout / MANIFEST).exists():
+        return checkout
+    return here / "_models"
+
+
+@dataclass
+class Models:
+    """Every trained component, loaded from one directory."""
+
+    directory: Path
+    sections: segment.SectionModel
+    table_rows: tables.RowModel
+    metrics: metrics.MetricModel
+    manifest: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, directory: str | Path | None = None) -> Models:
+        directory = Path(directory) if directory else default_models_dir()
+        if not (directory / MANIFEST).exists():
+            raise FileNotFoundError(
+                f"no trained models in {directory} (missing {MANIFEST}); run `govreport train`")
+        manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+        return cls(directory=directory,
+                   sections=segment.SectionModel.load(directory),
+                   table_rows=tables.RowModel.load(directory),
+                   metrics=metrics.MetricModel.load(directory),
+                   manifest=manifest)
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest.get("version", "unknown"))
+
+
+_lock = threading.Lock()
+_models: Models | None = None
+
+
+def get_models() -> Models:
+    """The process-wide models, loaded on first use."""
+    global _models
+    if _models is None:
+        with _lock:
+            if _models is None:
+                _models = Models.load()
+    return _models
+
+
+def reload_models(directory: str | Path | None = None) -> Models:
+    """Load models afresh and swap them in; requests in flight keep the old set."""
+    global _models
+    fresh = Models.load(directory)
+    with _lock:
+        _models = fresh
+    return fresh
+
+
+def extract_document(doc: Document, models: Models | None = None) -> Extraction:
+    """Run every stage after ingestion on one document."""
+    models = models or get_models()
+    if not doc.text.strip():
+        raise ExtractionError("empty", "the document has no text")
+    sections = segment.segment(doc, models.sections)
+    table_result = tables.read_tables(doc, sections, models.table_rows)
+    if not any(s.key != "preamble" for s in sections) and not any(table_result.tables.values()):
+        raise ExtractionError(
+            "not_a_report",
+            "no section heading or disclosure table of a 政府信息公开工作年度报告 was found")
+    found_metrics = metrics.extract_metrics(doc, sections, models.metrics)
+    extraction = Extraction(**table_result.model_dump(), sections=sections, metrics=found_metrics,
+                            format=doc.format, warnings=list(doc.warnings))
+    extraction.checks = checks.run_checks(extraction, doc.text)
+    extraction.audit = checks.summarise(extraction.checks)
+    return extraction
+
+
+def extract(source: bytes | str, filename: str | None = None, *,
+            include_text: bool = False, models: Models | None = None) -> dict:
+    """Read one report (text or file bytes) and return the spec's JSON as a dict.
+
+    Raises ``ExtractionError`` (with a stable ``code``) when the input cannot be
+    read as a report.
+    """
+    doc = ingest.read(source, filename=filename)
+    extraction = extract_document(doc, models)
+    if include_text:
+        extraction.text = doc.text
+    return extraction.model_dump(exclude_none=False)

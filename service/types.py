@@ -1,0 +1,143 @@
+"""The data passed between pipeline stages, defined once.
+
+``Document`` (and its ``SourceTable``/``Cell``) is internal: what ingestion
+hands to the later stages.  The pydantic models below it are the public shape
+of one extraction (the spec's JSON), shared by ``service.extract``, the HTTP API
+(and so its OpenAPI schema), the CLI and the evaluation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+# --- internal: the ingested document ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One table cell as the source format gave it; offsets index ``Document.text``."""
+
+    text: str
+    start: int
+    end: int
+
+
+@dataclass
+class SourceTable:
+    """A table whose cells the format delimits (HTML, DOCX, PDF ruling lines).
+
+    ``rows`` is the grid after merged cells are expanded: a cell spanning two
+    columns appears in both, ``spanned`` marks the copies.
+    """
+
+    rows: list[list[Cell]]
+    start: int
+    end: int
+    spanned: set[tuple[int, int]] = field(default_factory=set)
+
+
+@dataclass
+class Document:
+    """Text derived from the input plus whatever structure the format carried.
+
+    Every offset anywhere in an extraction indexes ``text``.  For plain text it
+    is the decoded input itself; for HTML/DOCX/PDF it is the text the ingester
+    rendered (tables rendered one row per line, cells separated by tabs).
+    """
+
+    text: str
+    format: str = "txt"
+    tables: list[SourceTable] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+# --- public: one extraction --------------------------------------------------
+
+CellValue = int | float | str | None
+
+
+class Section(BaseModel):
+    key: str = Field(description="Canonical section key (preamble, overview, …)")
+    heading: str = Field(description="The heading text as it appears ('' for preamble)")
+    start: int = Field(description="Offset of the heading's first non-space character")
+    end: int = Field(description="Offset where the next section starts, or the text length")
+
+
+class Metric(BaseModel):
+    type: str = Field(description="Metric type, see the spec's 'Prose metrics' table")
+    channel: str | None = Field(default=None, description="Channel, for published_items")
+    value: int | float
+    unit: str = Field(default="", description="Unit as written (条, 篇, 件, 万元 …)")
+    start: int
+    end: int
+    text: str = Field(description="source[start:end], the evidence")
+
+
+class CellFlag(BaseModel):
+    cell: str = Field(description="Dotted cell key: table.row.column")
+    raw: str = Field(description="What the source shows ('' when blank)")
+    reason: Literal["blank", "dash", "none_word", "unreadable"]
+
+
+class UnrecognisedRow(BaseModel):
+    table: str
+    text: str
+    start: int
+    end: int
+
+
+class Check(BaseModel):
+    rule: str = Field(description="Stable dotted rule name, e.g. applications.balance")
+    scope: str = Field(description="Column, row or group the rule was tested on")
+    ok: bool | None = Field(description="true pass, false fail, null not evaluable")
+    expected: float | None = None
+    found: float | None = None
+    detail: str = ""
+    cells: list[str] = Field(default_factory=list, description="Dotted keys of the figures involved")
+    spans: list[tuple[int, int]] = Field(default_factory=list,
+                                         description="Source spans of the figures involved")
+
+
+class AuditSummary(BaseModel):
+    passed: int = 0
+    failed: int = 0
+    unknown: int = 0
+
+
+TablesDict = dict[str, dict[str, dict[str, CellValue]]]
+
+
+class TablesResult(BaseModel):
+    """What the table stage returns: values plus how each was read."""
+
+    layout: str = "2021"
+    tables: TablesDict = Field(default_factory=dict)
+    provenance: dict[str, tuple[int, int]] = Field(
+        default_factory=dict, description="table.row.column -> [start, end] of the figure")
+    cell_flags: list[CellFlag] = Field(default_factory=list)
+    table_confidence: dict[str, float] = Field(default_factory=dict)
+    unrecognised_rows: list[UnrecognisedRow] = Field(default_factory=list)
+
+
+class Extraction(TablesResult):
+    """One report, read: the spec's JSON shape plus provenance and audit."""
+
+    sections: list[Section] = Field(default_factory=list)
+    metrics: list[Metric] = Field(default_factory=list)
+    checks: list[Check] = Field(default_factory=list)
+    audit: AuditSummary = Field(default_factory=AuditSummary)
+    format: str = Field(default="txt", description="Input format as detected")
+    warnings: list[str] = Field(default_factory=list)
+    text: str | None = Field(default=None, description="The derived text, when asked for")
+
+
+class ExtractionError(Exception):
+    """A document that cannot be read as a report; ``code`` is stable, ``detail`` readable."""
+
+    def __init__(self, code: str, detail: str):
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
