@@ -1,0 +1,309 @@
+"""The ``govreport`` command line: extract, audit, serve, train, evaluate, annotate, bench, corpus check.
+
+Every command answers bad input with a one-line message on stderr and a
+non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Read 政府信息公开工作年度报告 into checked, traceable JSON.")
+corpus_app = typer.Typer(no_args_is_help=True, help="Work with the annotated corpus.")
+app.add_typer(corpus_app, name="corpus")
+
+err = Console(stderr=True, soft_wrap=True)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"govreport: {message}", markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+def _progress(total: int, enabled: bool):
+    """A progress bar on stderr for long work; silent when not wanted."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), console=err, disable=not enabled, transient=True)
+
+
+# --- extract ------------------------------------------------------------------
+
+_worker_models = None
+
+
+def _init_worker(models_dir: str | None) -> None:
+    global _worker_models
+    from service.pipeline import Models
+
+    _worker_models = Models.load(models_dir)
+
+
+def _extract_one(path: str, include_text: bool = False) -> dict:
+    """Extract one file; errors become an ``error`` object, never an exception."""
+    from service.pipeline import extract, get_models
+    from service.types import ExtractionError
+
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        return {"source": path, "error": {"code": "not_found", "detail": "no such file"}}
+    except IsADirectoryError:
+        return {"source": path, "error": {"code": "not_a_file", "detail": "is a directory"}}
+    except OSError as exc:
+        return {"source": path, "error": {"code": "unreadable", "detail": exc.strerror or str(exc)}}
+    try:
+        result = extract(data, filename=Path(path).name, include_text=include_text,
+                         models=_worker_models or get_models())
+    except ExtractionError as exc:
+        return {"source": path, "error": {"code": exc.code, "detail": exc.detail}}
+    return {"source": path, **result}
+
+
+def _models_or_fail(models_dir: Path | None):
+    from service.pipeline import Models, reload_models
+
+    try:
+        return reload_models(models_dir) if models_dir else Models.load()
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def extract(
+    files: Annotated[list[str], typer.Argument(help="Report files (txt, html, docx, pdf)")],
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (0 = all cores)")] = 0,
+    include_text: Annotated[bool, typer.Option(help="Add the derived text to each result")] = False,
+    models: Annotated[Path | None, typer.Option(help="Models directory")] = None,
+) -> None:
+    """Print one JSON object per file (JSON Lines); exit 1 if any file failed."""
+    _models_or_fail(models)
+    jobs = jobs or os.cpu_count() or 1
+    jobs = max(1, min(jobs, len(files)))
+    failed = 0
+    show = len(files) > 1 and err.is_terminal
+
+    def emit(result: dict) -> None:
+        nonlocal failed
+        if "error" in result:
+            failed += 1
+            err.print(f"govreport: {result['source']}: {result['error']['detail']}",
+                      markup=False, highlight=False)
+        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+
+    with _progress(len(files), show) as bar:
+        task = bar.add_task("extracting", total=len(files))
+        if jobs == 1:
+            for path in files:
+                emit(_extract_one(path, include_text))
+                bar.advance(task)
+        else:
+            with ProcessPoolExecutor(jobs, initializer=_init_worker,
+                                     initargs=(str(models) if models else None,)) as pool:
+                chunk = max(1, len(files) // (jobs * 8))
+                for result in pool.map(_extract_one, files, [include_text] * len(files),
+                                       chunksize=chunk):
+                    emit(result)
+                    bar.advance(task)
+    sys.stdout.flush()
+    if failed:
+        raise typer.Exit(1)
+
+
+# --- audit --------------------------------------------------------------------
+
+@app.command()
+def audit(
+    files: Annotated[list[str], typer.Argument(help="Report files")],
+    models: Annotated[Path | None, typer.Option(help="Models directory")] = None,
+) -> None:
+    """Check each report's 勾稽关系 and narrative; exit 1 if any rule fails."""
+    from service.audit_view import render_audit
+
+    _models_or_fail(models)
+    out = Console()
+    any_failed, any_error = False, False
+    for path in files:
+        result = _extract_one(path)
+        if "error" in result:
+            any_error = True
+            err.print(f"govreport: {path}: {result['error']['detail']}", markup=False, highlight=False)
+            continue
+        render_audit(path, result, out)
+        any_failed |= result["audit"]["failed"] > 0
+    if any_error:
+        raise typer.Exit(2)
+    if any_failed:
+        raise typer.Exit(1)
+
+
+# --- serve --------------------------------------------------------------------
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    max_upload_mb: Annotated[float, typer.Option(help="Largest accepted upload, MB")] = 20.0,
+    timeout: Annotated[float, typer.Option(help="Per-request time limit, seconds")] = 60.0,
+) -> None:
+    """Run the HTTP extraction service (POST /v1/extract)."""
+    from service import api
+
+    _models_or_fail(None)
+    api.run(host=host, port=port, workers=workers, max_upload_mb=max_upload_mb, timeout_s=timeout)
+
+
+# --- training and evaluation --------------------------------------------------
+
+def _corpus_dirs(corpus: list[Path] | None) -> list[Path]:
+    dirs = corpus or [Path("corpus")]
+    for d in dirs:
+        if not d.is_dir():
+            _fail(f"{d}: corpus directory not found (give --corpus DIR)")
+    return dirs
+
+
+@app.command()
+def train(
+    corpus: Annotated[list[Path] | None, typer.Option(help="Corpus directory (repeatable)")] = None,
+    out: Annotated[Path, typer.Option(help="Where to write the models")] = Path("models"),
+    seed: Annotated[int, typer.Option(help="Random seed")] = 0,
+    folds: Annotated[int, typer.Option(help="Cross-validation folds for the model card")] = 5,
+    cv: Annotated[bool, typer.Option(help="Cross-validate for the model card")] = True,
+) -> None:
+    """Train every model on the corpus; write models/ and models/MODEL_CARD.md."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from training.corpus import AnnotationError
+    from training.train import train_all
+
+    dirs = _corpus_dirs(corpus)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task("loading corpus", total=None)
+        try:
+            manifest = train_all(dirs, out, seed=seed, folds=folds, cv=cv,
+                                 step=lambda msg: bar.update(task, description=msg))
+        except (AnnotationError, ValueError) as exc:
+            _fail(str(exc))
+    err.print(f"models {manifest['version']} written to {out} in "
+              f"{manifest['train_seconds']['total']} s", highlight=False)
+    for name, tasks in manifest["scores"].items():
+        line = ", ".join(f"{t} F1 {c['f1']:.4f}" for t, c in tasks.items())
+        err.print(f"  {name}: {line}", highlight=False)
+
+
+@app.command()
+def evaluate(
+    corpus: Annotated[list[Path] | None, typer.Option(help="Corpus directory (repeatable)")] = None,
+    models: Annotated[list[Path] | None, typer.Option(
+        help="Models directory; give it twice to compare two model sets")] = None,
+    cv: Annotated[bool, typer.Option(help="Cross-validate: retrain per fold, score held-out "
+                                          "reports and their augmented variants")] = False,
+    folds: Annotated[int, typer.Option(help="Folds for --cv")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables")] = False,
+) -> None:
+    """Score extraction against the corpus gold: sections, table cells, prose metrics."""
+    from service.pipeline import Models
+    from training import evaluate as ev
+    from training.corpus import AnnotationError, load_corpus
+
+    dirs = _corpus_dirs(corpus)
+    try:
+        reports = load_corpus(*dirs)
+    except AnnotationError as exc:
+        _fail(str(exc))
+    if not reports:
+        _fail(f"no annotated reports in {', '.join(map(str, dirs))}")
+    out = Console()
+    if cv:
+        with _progress(0, not as_json and err.is_terminal) as bar:
+            task = bar.add_task("cross-validating", total=None)
+            results = ev.cross_validate(reports, folds=folds,
+                                        progress=lambda m: bar.update(task, description=m))
+        results = {k: v for k, v in results.items() if v.reports}
+        if as_json:
+            print(json.dumps({k: ev.as_dict(v) for k, v in results.items()}, ensure_ascii=False))
+        else:
+            for name, res in results.items():
+                ev.render(res, out, title=name)
+        return
+    model_dirs = models or [None]
+    if len(model_dirs) > 2:
+        _fail("give --models at most twice (before and after)")
+    results = {}
+    for d in model_dirs:
+        try:
+            loaded = Models.load(d)
+        except (FileNotFoundError, ValueError) as exc:
+            _fail(str(exc))
+        with _progress(len(reports), not as_json and err.is_terminal) as bar:
+            task = bar.add_task(f"evaluating {loaded.directory}", total=len(reports))
+            results[str(loaded.directory)] = ev.evaluate(reports, loaded,
+                                                         progress=lambda t=task: bar.advance(t))
+    if as_json:
+        print(json.dumps({k: ev.as_dict(v) for k, v in results.items()}, ensure_ascii=False))
+    elif len(results) == 1:
+        ev.render(next(iter(results.values())), out)
+    else:
+        for name, res in results.items():
+            ev.render(res, out, title=name, max_errors=5)
+        ev.render_comparison(results, out)
+
+
+@app.command()
+def annotate(
+    file: Annotated[Path, typer.Argument(help="A report to annotate")],
+    out: Annotated[Path | None, typer.Option(help="Gold file to write (default: beside FILE)")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing gold file")] = False,
+) -> None:
+    """Write a pre-filled <id>.gold.json from the current models, for a person to correct."""
+    from training.corpus import GOLD_SUFFIX
+
+    target = out or file.with_name(file.name.rsplit(".", 1)[0] + GOLD_SUFFIX)
+    if target.exists() and not force:
+        _fail(f"{target} exists; it may hold corrections (use --force to overwrite)")
+    result = _extract_one(str(file))
+    if "error" in result:
+        _fail(f"{file}: {result['error']['detail']}")
+    gold = {"layout": result["layout"], "sections": result["sections"], "tables": result["tables"],
+            "metrics": result["metrics"]}
+    target.write_text(json.dumps(gold, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    err.print(f"wrote {target}: correct it, then run `govreport corpus check`", highlight=False)
+
+
+@corpus_app.command("check")
+def corpus_check(
+    dirs: Annotated[list[Path] | None, typer.Argument(help="Corpus directories")] = None,
+) -> None:
+    """Validate every annotation; exit 1 with one line per problem."""
+    from training.corpus import check_corpus
+
+    dirs = dirs or [Path("corpus")]
+    problems = check_corpus(*dirs)
+    for p in problems:
+        print(p)
+    if problems:
+        raise typer.Exit(1)
+    from training.corpus import load_corpus
+
+    print(f"ok: {len(load_corpus(*dirs))} annotated reports")
+
+
+def main() -> None:  # pragma: no cover - entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
