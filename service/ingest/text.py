@@ -6,25 +6,66 @@ from service.types import Document, ExtractionError
 
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
 
+#: Control characters a text report may legitimately hold.
+_ALLOWED_CONTROLS = set("\t\n\r\f\v")
 
-def decode(data: bytes) -> str:
+
+def _looks_binary(text: str) -> bool:
+    """Many control characters: decoded bytes that were never text."""
+    sample = text[:20000]
+    if not sample:
+        return False
+    controls = sum(1 for ch in sample if (ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0) and ch not in _ALLOWED_CONTROLS)
+    return controls > max(2, len(sample) // 100)
+
+
+def _mostly_utf8(data: bytes) -> str | None:
+    """A UTF-8 text with a few broken bytes (a cut-off last character, a stray byte).
+
+    GB18030 accepts almost any byte pair, so such a file would otherwise decode
+    "successfully" as GB18030 mojibake.  Returns the text with the bad bytes
+    replaced when they are rare, else None.
+    """
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    multibyte = sum(1 for ch in text if ord(ch) > 0x7F) - bad
+    if multibyte >= 20 and bad * 20 <= multibyte:
+        return text
+    return None
+
+
+def decode(data: bytes, warnings: list[str] | None = None) -> str:
     """Decode bytes of a text report; raise ``ExtractionError`` when they are not text."""
     for bom, codec in _BOMS:
         if data.startswith(bom):
             try:
-                return data[len(bom):].decode(codec)
+                text = data[len(bom):].decode(codec)
             except UnicodeDecodeError as exc:
                 raise ExtractionError("undecodable", f"{codec} text with invalid bytes: {exc}") from exc
+            if _looks_binary(text):
+                raise ExtractionError("binary", "the input is binary, not text")
+            return text
     if b"\x00" in data[:4096]:
         raise ExtractionError("binary", "the input is binary, not text")
     # UTF-8 is strict enough that a GBK file almost never decodes as UTF-8 by
     # accident, so try it first; GB18030 is a superset of GBK and GB2312.
-    for codec in ("utf-8", "gb18030"):
-        try:
-            return data.decode(codec)
-        except UnicodeDecodeError:
-            continue
-    raise ExtractionError("undecodable", "the input is neither UTF-8 nor GB18030/GBK text")
+    text: str | None = None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = _mostly_utf8(data)
+        if text is not None and warnings is not None:
+            warnings.append("the UTF-8 input holds invalid bytes; they were replaced by U+FFFD")
+        if text is None:
+            try:
+                text = data.decode("gb18030")
+            except UnicodeDecodeError:
+                text = None
+    if text is None:
+        raise ExtractionError("undecodable", "the input is neither UTF-8 nor GB18030/GBK text")
+    if _looks_binary(text):
+        raise ExtractionError("binary", "the input is binary, not text")
+    return text
 
 
 def from_str(text: str) -> Document:
@@ -32,4 +73,6 @@ def from_str(text: str) -> Document:
 
 
 def read(data: bytes) -> Document:
-    return Document(text=decode(data), format="txt")
+    warnings: list[str] = []
+    text = decode(data, warnings)
+    return Document(text=text, format="txt", warnings=warnings)

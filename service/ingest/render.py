@@ -1,0 +1,183 @@
+"""Rendering structured content (paragraphs, grids of cells) into one ``Document``.
+
+HTML, DOCX and PDF all end up here so that every format derives its text the
+same way: one paragraph per line, one table row per line with cells separated by
+tabs, merged cells leaving their spanned positions empty (the layout the plain
+text reports of the seed corpus use).  Offsets of every cell are recorded while
+the text is written, so ``doc.text[cell.start:cell.end] == cell.text`` holds by
+construction.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from service.types import Cell, Document, SourceTable
+
+_SPACE_RUN = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000\ufeff]+")
+_SPACE_RUN_NO_TAB = re.compile(r"[ \u00a0\u2000-\u200b\u3000\ufeff]+")
+
+
+def is_wide(ch: str) -> bool:
+    """CJK ideographs, kana, hangul and full-width punctuation: text written without spaces."""
+    return unicodedata.east_asian_width(ch) in ("W", "F")
+
+
+def join_wrapped(pieces: list[str]) -> str:
+    """Join the visual lines of one paragraph or cell back into running text.
+
+    Chinese text carries no space at a line break, so lines are glued directly;
+    only two Latin letters meeting at the break get a space (an English word wrap).
+    """
+    out = ""
+    for piece in pieces:
+        piece = piece.strip()
+        if not piece:
+            continue
+        if out and out[-1].isascii() and out[-1].isalpha() and piece[0].isascii() and piece[0].isalpha():
+            out += " "
+        out += piece
+    return out
+
+
+def clean_inline(text: str) -> str:
+    """One line of text: runs of spaces (incl. NBSP, ideographic space) become one space, trimmed."""
+    return _SPACE_RUN.sub(" ", text).strip()
+
+
+def clean_cell(text: str) -> str:
+    """A cell must stay on one line of the rendered text: no tabs, no newlines."""
+    return clean_inline(join_wrapped(text.replace("\r", "\n").split("\n")))
+
+
+@dataclass
+class Grid:
+    """A table after merged cells are expanded.
+
+    ``texts[r][c]`` is the text at a position; ``origin[(r, c)]`` is the position
+    of the cell that covers it, for positions covered by a merged cell other than
+    its top-left one.
+    """
+
+    texts: list[list[str]]
+    origin: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
+
+    @classmethod
+    def from_spans(cls, cells: list[tuple[int, int, int, int, str]]) -> Grid:
+        """Build from (row, col, rowspan, colspan, text) of every origin cell."""
+        n_rows = max((r + rs for r, _, rs, _, _ in cells), default=0)
+        n_cols = max((c + cs for _, c, _, cs, _ in cells), default=0)
+        texts = [["" for _ in range(n_cols)] for _ in range(n_rows)]
+        origin: dict[tuple[int, int], tuple[int, int]] = {}
+        for r, c, rs, cs, text in cells:
+            if (r, c) in origin:  # overlapping spans in a broken table: first one wins
+                continue
+            texts[r][c] = text
+            for rr in range(r, r + rs):
+                for cc in range(c, c + cs):
+                    if (rr, cc) != (r, c) and (rr, cc) not in origin:
+                        origin[(rr, cc)] = (r, c)
+        return cls(texts, origin)
+
+    def without_empty_rows(self) -> Grid:
+        """Drop rows that show nothing (no text, no part of a merged cell with text)."""
+        keep = []
+        for r, row in enumerate(self.texts):
+            shown = any(t for t in row) or any(
+                self.texts[o[0]][o[1]] for c in range(len(row)) if (o := self.origin.get((r, c))))
+            if shown:
+                keep.append(r)
+        new_index = {old: new for new, old in enumerate(keep)}
+        texts = [self.texts[r] for r in keep]
+        origin = {}
+        for (r, c), (orr, oc) in self.origin.items():
+            if r in new_index and orr in new_index:
+                origin[(new_index[r], c)] = (new_index[orr], oc)
+        return Grid(texts, origin)
+
+    def without_empty_columns(self) -> Grid:
+        """Drop columns that are empty in every row and never the origin of a merged cell."""
+        n_cols = max((len(r) for r in self.texts), default=0)
+        origins = set(self.origin.values())
+        keep = [c for c in range(n_cols)
+                if any(c < len(row) and row[c] for row in self.texts)
+                or any(oc == c for _, oc in origins)
+                or any((r, c) in self.origin for r in range(len(self.texts)))]
+        new_index = {old: new for new, old in enumerate(keep)}
+        texts = [[row[c] if c < len(row) else "" for c in keep] for row in self.texts]
+        origin = {(r, new_index[c]): (orr, new_index[oc]) for (r, c), (orr, oc) in self.origin.items()
+                  if c in new_index and oc in new_index}
+        return Grid(texts, origin)
+
+
+class DocumentBuilder:
+    """Accumulates paragraphs and tables in reading order and renders the ``Document``."""
+
+    def __init__(self, fmt: str):
+        self.format = fmt
+        self._parts: list[str] = []
+        self._pos = 0
+        self._tables: list[SourceTable] = []
+        self.warnings: list[str] = []
+
+    def _write(self, s: str) -> None:
+        self._parts.append(s)
+        self._pos += len(s)
+
+    def _ends_with_blank_line(self) -> bool:
+        if not self._parts:
+            return True
+        tail = "".join(self._parts[-2:])
+        return tail.endswith("\n\n")
+
+    def paragraph(self, text: str) -> None:
+        """One paragraph: its own line(s).  Empty paragraphs are skipped."""
+        # Tabs inside a paragraph are kept: some reports lay tables out with tabs.
+        lines = [_SPACE_RUN_NO_TAB.sub(" ", line).strip(" \t")
+                 for line in text.replace("\r", "\n").split("\n")]
+        lines = [line for line in lines if line]
+        if lines:
+            self._write("\n".join(lines) + "\n")
+
+    def table(self, grid: Grid) -> None:
+        """One table: a row per line, cells separated by tabs, a blank line around it."""
+        grid = grid.without_empty_rows().without_empty_columns()
+        if not grid.texts:
+            return
+        texts = [[clean_cell(t) for t in row] for row in grid.texts]
+        if sum(1 for row in texts for t in row if t) <= 1 and len(texts) <= 1:
+            # A one-cell "table" is a framed paragraph, not data.
+            self.paragraph(" ".join(t for row in texts for t in row))
+            return
+        if not self._ends_with_blank_line():
+            self._write("\n")
+        start = self._pos
+        rows: list[list[Cell]] = []
+        for r, row in enumerate(texts):
+            cells: list[Cell] = []
+            for c, t in enumerate(row):
+                if c:
+                    self._write("\t")
+                if (r, c) in grid.origin:
+                    cells.append(Cell("", self._pos, self._pos))  # replaced by the origin below
+                    continue
+                cells.append(Cell(t, self._pos, self._pos + len(t)))
+                self._write(t)
+            rows.append(cells)
+            self._write("\n")
+        end = self._pos - 1
+        spanned = set(grid.origin)
+        # Merged cells: every position a cell covers holds that cell (see SourceTable);
+        # the rendered text shows it once, at its top-left position.
+        for (r, c), (orr, oc) in grid.origin.items():
+            rows[r][c] = rows[orr][oc]
+        self._tables.append(SourceTable(rows=rows, start=start, end=end, spanned=spanned))
+        self._write("\n")
+
+    def build(self) -> Document:
+        text = "".join(self._parts).rstrip("\n")
+        text = text + "\n" if text else ""
+        tables = [t for t in self._tables if t.start < len(text)]
+        return Document(text=text, format=self.format, tables=tables, warnings=list(self.warnings))

@@ -1,0 +1,333 @@
+"""The HTTP service, with the real pipeline and the shipped models.
+
+Most cases run in-process (TestClient); a few run against a real uvicorn in a
+subprocess on a free port.  Bad inputs must get their 4xx with a JSON error
+body, never a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from service.api import Settings, create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+BAD = FIXTURES / "bad"
+REPORT = "000_62418b5d58b13a7d"
+GOLD = json.loads((ROOT / "corpus" / f"{REPORT}.gold.json").read_text(encoding="utf-8"))
+SOURCES = {
+    "txt": ROOT / "corpus" / f"{REPORT}.txt",
+    "gbk": FIXTURES / f"{REPORT}.gbk.txt",
+    "html": FIXTURES / f"{REPORT}.html",
+    "docx": FIXTURES / f"{REPORT}.docx",
+    "pdf": FIXTURES / f"{REPORT}.pdf",
+}
+TOKEN = "test-admin-token"
+
+
+@pytest.fixture(scope="module")
+def client():
+    app = create_app(Settings(max_upload_mb=20, timeout_s=120, admin_token=TOKEN))
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def _upload(client, data: bytes, name: str = "report.bin", **params):
+    return client.post("/v1/extract", files={"file": (name, data)}, params=params)
+
+
+def _assert_error(response, status: int, code: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error", "detail"} and body["detail"]
+    if code:
+        assert body["error"] == code
+    return body
+
+
+def _assert_report(body: dict, fmt: str) -> None:
+    assert body["format"] == ("txt" if fmt == "gbk" else fmt)
+    keys = [s["key"] for s in body["sections"]]
+    assert keys == [s["key"] for s in GOLD["sections"]]
+    assert body["tables"]["applications"]["new_received"] == GOLD["tables"]["applications"]["new_received"]
+    assert body["tables"]["review_litigation"] == GOLD["tables"]["review_litigation"]
+    assert {(m["type"], m["value"]) for m in body["metrics"]} == {(m["type"], m["value"]) for m in GOLD["metrics"]}
+
+
+# --- every format ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", list(SOURCES))
+def test_upload_each_format(client, fmt):
+    path = SOURCES[fmt]
+    response = _upload(client, path.read_bytes(), name=path.name, include_text="true")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    _assert_report(body, fmt)
+    text = body["text"]
+    for metric in body["metrics"]:
+        assert text[metric["start"]:metric["end"]] == metric["text"]
+    for section in body["sections"]:
+        assert text[section["start"]:].lstrip().startswith(section["heading"])
+
+
+def test_text_is_returned_only_when_asked(client):
+    response = _upload(client, SOURCES["docx"].read_bytes(), name="report.docx")
+    assert response.status_code == 200 and "text" not in response.json()
+
+
+def test_json_text_body(client):
+    text = SOURCES["txt"].read_text(encoding="utf-8")
+    response = client.post("/v1/extract", json={"text": text}, params={"include_text": "true"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["text"] == text  # offsets index the text as submitted
+    _assert_report(body, "txt")
+
+
+def test_raw_body_with_a_misleading_name(client):
+    response = client.post("/v1/extract", content=SOURCES["pdf"].read_bytes(),
+                           headers={"content-type": "application/octet-stream"},
+                           params={"filename": "report.txt"})
+    assert response.status_code == 200, response.text
+    _assert_report(response.json(), "pdf")
+
+
+# --- bad inputs -------------------------------------------------------------------------
+
+def test_empty_bodies(client):
+    _assert_error(_upload(client, b""), 422, "empty")
+    _assert_error(client.post("/v1/extract", content=b"", headers={"content-type": "application/json"}), 422, "empty")
+    _assert_error(client.post("/v1/extract", json={"text": ""}), 422, "empty")
+    _assert_error(client.post("/v1/extract", json={"text": "   \n "}), 422, "empty")
+
+
+def test_fifty_megabytes_is_refused(client):
+    big = b"0" * (50 * 1024 * 1024)
+    _assert_error(_upload(client, big, name="big.txt"), 413, "too_large")
+    _assert_error(client.post("/v1/extract", content=big, headers={"content-type": "text/plain"}), 413, "too_large")
+
+
+@pytest.mark.parametrize("name,status,code", [
+    ("truncated.pdf", 422, "pdf_corrupt"),
+    ("encrypted.pdf", 422, "pdf_encrypted"),
+    ("scanned.pdf", 422, "pdf_no_text_layer"),
+    ("not_docx.zip", 415, "unsupported_type"),
+])
+def test_bad_files(client, name, status, code):
+    _assert_error(_upload(client, (BAD / name).read_bytes(), name=name), status, code)
+
+
+def test_html_with_no_report(client):
+    page = ("<html><head><title>首页</title></head><body><nav><a href='/'>首页</a></nav>"
+            "<div class='content'><p>欢迎访问本网站，本站提供办事指南和联系方式。</p></div></body></html>")
+    _assert_error(_upload(client, page.encode("utf-8"), name="index.html"), 422, "not_a_report")
+
+
+def test_random_bytes(client):
+    rng = random.Random(3)
+    data = bytes(rng.randrange(256) for _ in range(20_000))
+    _assert_error(_upload(client, data, name="report.pdf"), 415)
+
+
+def test_invalid_json_bodies(client):
+    for body in (b"{", b"[1, 2]", b'{"text": 5}', b'{"txt": "x"}', b'"just a string"'):
+        _assert_error(client.post("/v1/extract", content=body, headers={"content-type": "application/json"}),
+                      422, "invalid_request")
+
+
+def test_malformed_multipart(client):
+    response = client.post("/v1/extract", content=b"--xyz\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n",
+                           headers={"content-type": "multipart/form-data; boundary=xyz"})
+    assert response.status_code in (400, 422) and set(response.json()) == {"error", "detail"}
+
+
+def test_two_million_characters(client):
+    text = SOURCES["txt"].read_text(encoding="utf-8")
+    big = (text * (2_000_000 // len(text) + 1))[:2_000_000]
+    response = client.post("/v1/extract", json={"text": big})
+    # Over the default limit of derived characters: refused before the stages run.
+    _assert_error(response, 422, "too_long")
+
+
+def test_time_limit_gives_504():
+    app = create_app(Settings(timeout_s=0.001))
+    with TestClient(app, raise_server_exceptions=False) as c:
+        _assert_error(_upload(c, SOURCES["pdf"].read_bytes(), name="report.pdf"), 504, "timeout")
+
+
+def test_unknown_route_and_method(client):
+    _assert_error(client.get("/v1/nothing"), 404, "not_found")
+    _assert_error(client.get("/v1/extract"), 405, "method_not_allowed")
+
+
+# --- metadata and admin -----------------------------------------------------------------
+
+def test_health_and_version(client):
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok" and health["models_loaded"] is True
+    version = client.get("/v1/version").json()
+    import service
+    from service.pipeline import get_models
+
+    assert version["version"] == service.__version__
+    assert version["models_version"] == get_models().version
+    assert version["models"] == get_models().manifest
+
+
+def test_openapi_describes_the_response_and_the_bodies(client):
+    schema = client.get("/openapi.json").json()
+    extract = schema["paths"]["/v1/extract"]["post"]
+    ok = extract["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok["$ref"].endswith("/Extraction")
+    props = schema["components"]["schemas"]["Extraction"]["properties"]
+    assert {"sections", "tables", "metrics", "checks", "audit", "provenance", "text"} <= set(props)
+    assert {"multipart/form-data", "application/json"} <= set(extract["requestBody"]["content"])
+    for status in ("413", "415", "422", "504"):
+        assert extract["responses"][status]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+
+
+def test_admin_reload():
+    with TestClient(create_app(Settings(admin_token=None))) as c:
+        assert c.post("/v1/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 404
+    with TestClient(create_app(Settings(admin_token=TOKEN))) as c:
+        _assert_error(c.post("/v1/admin/reload"), 403, "forbidden")
+        _assert_error(c.post("/v1/admin/reload", headers={"Authorization": "Bearer wrong"}), 403, "forbidden")
+        from service import pipeline
+
+        before = pipeline.get_models()
+        response = c.post("/v1/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert response.status_code == 200, response.text
+        after = pipeline.get_models()
+        assert after is not before  # a fresh set was loaded and swapped in
+        assert response.json()["models_version"] == after.version
+        assert response.json()["models"] == after.manifest
+
+
+# --- fuzz: never a 500 ----------------------------------------------------------------------
+
+_json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+                            | st.text(max_size=50),
+                            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                          max_size=4),
+                            max_leaves=12)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(_json_values, st.fixed_dictionaries({"text": st.text(max_size=300)}),
+                      st.fixed_dictionaries({"text": st.text(alphabet="一二三、（）总体情况主动公开0123456789\t\n 件条",
+                                                             max_size=400)})))
+def test_fuzz_json_bodies_never_500(client, body):
+    response = client.post("/v1/extract", content=json.dumps(body), headers={"content-type": "application/json"})
+    assert response.status_code in (200, 422), response.text[:300]
+    assert response.status_code == 200 or set(response.json()) == {"error", "detail"}
+
+
+_PREFIXES = [b"", b"%PDF-1.7\n", b"PK\x03\x04", b"<html><body><table><tr><td>", b"\xef\xbb\xbf", b"{\\rtf1"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(prefix=st.sampled_from(_PREFIXES), data=st.binary(max_size=3000), name=st.text(max_size=20))
+def test_fuzz_uploads_never_500(client, prefix, data, name):
+    response = client.post("/v1/extract", files={"file": (name or "f", prefix + data)})
+    assert response.status_code in (200, 413, 415, 422), response.text[:300]
+
+
+# --- a real server ----------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    env = dict(os.environ, GOVREPORT_ADMIN_TOKEN=TOKEN)
+    proc = subprocess.Popen(
+        [sys.executable, "-c",
+         f"from service.api import run; run('127.0.0.1', {port}, 1, max_upload_mb=20, timeout_s=120)"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("server did not start")
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.mark.parametrize("fmt", list(SOURCES))
+def test_real_server_each_format(server, fmt):
+    path = SOURCES[fmt]
+    with path.open("rb") as f:
+        response = httpx.post(f"{server}/v1/extract", files={"file": (path.name, f)}, timeout=120)
+    assert response.status_code == 200, response.text
+    _assert_report(response.json(), fmt)
+
+
+def test_real_server_bad_inputs(server):
+    def post(data: bytes, name: str) -> httpx.Response:
+        return httpx.post(f"{server}/v1/extract", files={"file": (name, data)}, timeout=120)
+
+    _assert_error(post(b"", "empty.txt"), 422, "empty")
+    _assert_error(post((BAD / "encrypted.pdf").read_bytes(), "x.pdf"), 422, "pdf_encrypted")
+    _assert_error(post((BAD / "not_docx.zip").read_bytes(), "x.docx"), 415, "unsupported_type")
+    _assert_error(httpx.post(f"{server}/v1/extract", content=b"0" * (50 * 1024 * 1024),
+                             headers={"content-type": "application/octet-stream"}, timeout=120), 413, "too_large")
+    _assert_error(httpx.post(f"{server}/v1/admin/reload", headers={"Authorization": "Bearer nope"}), 403, "forbidden")
+    ok = httpx.post(f"{server}/v1/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
+    assert ok.status_code == 200 and ok.json()["reloaded"] is True
+
+
+def test_real_server_curl_example_from_readme(server):
+    """The README's curl line, as written (with the server's address)."""
+    curl = subprocess.run(["curl", "-sS", "-F", f"file=@{SOURCES['pdf']}", f"{server}/v1/extract?include_text=true"],
+                          capture_output=True, timeout=120)
+    if curl.returncode == 127:
+        pytest.skip("curl is not installed")
+    body = json.loads(curl.stdout)
+    assert body["format"] == "pdf" and body["tables"]["applications"]
+
+
+# --- the same report in every format ------------------------------------------------------
+
+def test_every_format_yields_the_tables_and_metrics_of_the_txt():
+    from training.formats import compare_formats
+
+    result = compare_formats(FIXTURES, ROOT / "corpus")
+    assert len(result["reports"]) >= 2
+    for report_id, per_format in result["reports"].items():
+        assert set(per_format) == {"txt", "gbk", "html", "docx", "pdf"}, report_id
+        for fmt, entry in per_format.items():
+            if fmt == "txt":
+                continue
+            vs = entry["vs_txt"]
+            assert vs["cells_differ"] == [] and vs["cells_same"] == vs["cells_txt"] > 0, (report_id, fmt)
+            assert vs["metrics_only_txt"] == [] and vs["metrics_only_here"] == [], (report_id, fmt)
