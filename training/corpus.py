@@ -206,7 +206,10 @@ def _span_states_value(span: str, value: object) -> bool:
 
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return False
-    return any(abs(v - value) < 1e-9 for v, _, _ in numbers_in(span))
+    # A figure written with 万 (0.12万元) may be annotated in the unit as written
+    # (value 0.12, unit 万元) as well as in ones (1200).
+    return any(abs(v - value) < 1e-9 or abs(v - value * 10_000) < 1e-6
+               for v, _, _ in numbers_in(span))
 
 
 def check_corpus(*dirs: str | Path) -> list[str]:

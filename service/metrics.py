@@ -1,0 +1,605 @@
+"""Prose metrics: the figures a report states in running text, with their evidence.
+
+How a figure is found:
+
+1. **Prose view.** Only lines that read like running text are looked at (no tab-separated
+   cells, no source-table regions, no short label lines). Consecutive lines of one sentence
+   are joined without the line break, so ``在政\\n府网站`` reads as one word; every view
+   character keeps its offset in the source text.
+2. **Candidates.** Every number in the view (Arabic, full-width, Chinese numerals, ``万``),
+   with the unit written after it. Numbers that are never metrics — dates, percentages,
+   ranges, phone numbers, ordinals, list numbers, model names — are dropped by rule.
+3. **Features.** The unit, the jieba tokens (a blank spaCy ``zh`` pipeline with the jieba
+   segmenter, run only on the sentence around a candidate, once per sentence) of the clause
+   before the figure, of the clause before that and of the words after it, and keyword
+   groups (channels, verbs, things that are never metrics) found in those places.
+4. **Two linear classifiers.** The metric type (or ``none``), and for published items the
+   channel. Both predict once per document.
+5. **Evidence span.** From the first channel or keyword of the figure's clause (the previous
+   clause when the predicted channel is only named there) to the end of the unit.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from service import modelstore
+from service.numbers import fold, numbers_in, parse_number
+from service.types import Document, Metric, Section
+
+MODEL_FILE = "metrics.json.gz"
+NONE = "none"
+
+# Units as reports write them after a figure; longer ones first so 万元 wins over 元.
+UNITS = ("万元", "人次", "户次", "件次", "批次", "场次", "万人", "元", "条", "篇", "件", "次", "期", "个",
+         "场", "份", "项", "起", "部", "批", "则", "幅", "组", "名", "人", "户", "家", "卷", "亩", "台", "户")
+#: Units that count people, households, machines or land: never a metric.
+_NON_METRIC_UNITS = {"名", "人", "人次", "万人", "户", "户次", "台", "亩", "卷", "家", "批次"}
+#: After the number (and an optional 余/多): a date, a percentage, an age, … never a metric.
+_NEVER_AFTER = set("%‰年月日时号岁℃度")
+_RANGE_MARKS = set("-—–~～至到")
+_SENTENCE_END = set("。！？；!?;")
+_CLAUSE_END = set("，,、：:（）()")
+_APPROX = set("余多近")
+_QUOTES = set("“”\"'‘’「」『』《》 ")
+
+_HEADING_START = re.compile(
+    r"\s*(?:[（(][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+、|\d+[、.．]\D|第[一二三四五六七八九十\d]+[部章节])")
+
+# Keyword groups: rules used as features, never as decisions.
+KEYWORDS: dict[str, tuple[str, ...]] = {
+    # channels
+    "ch_portal": ("门户网站", "政府网站", "政府网", "网站", "网页", "子站", "官网", "政府门户"),
+    "ch_gov_platform": ("政务公开平台", "信息公开平台", "公开平台", "公开专栏", "信息公开专栏", "政务公开专栏",
+                        "公开目录"),
+    "ch_wechat": ("微信", "公众号"),
+    "ch_weibo": ("微博",),
+    "ch_short_video": ("抖音", "快手", "视频号", "短视频"),
+    "ch_media": ("媒体", "报刊", "日报", "晚报", "报纸", "电视", "广播", "融媒体", "新闻网", "电台", "报》"),
+    "ch_other": ("头条", "小红书", "公开栏", "公示栏", "客户端", "学习强国", "APP", "显示屏", "公告栏", "B站",
+                 "百家号", "一点通", "新媒体", "两微一端"),
+    # what is counted
+    "pub_verb": ("发布", "公开", "推送", "更新", "刊发", "刊登", "播发", "发表", "转载", "上传", "张贴", "公示",
+                 "报道", "编发", "推出", "播出"),
+    "info": ("信息", "稿件", "文章", "动态", "作品", "视频", "报道", "新闻", "图文", "内容"),
+    "all": ("主动公开", "政府信息", "各类信息", "累计", "全年共", "共计", "总计"),
+    "apply": ("申请", "依申请"),
+    "recv": ("收到", "受理", "新收", "接收", "收悉"),
+    "carry": ("结转", "上年", "上一年", "上年度"),
+    "forward": ("下年", "下一年", "下一年度", "继续办理", "结转至"),
+    "done": ("办结", "答复", "办理完毕", "完成", "已办"),
+    "interp": ("解读", "图解"),
+    "press": ("发布会",),
+    "review": ("复议",),
+    "litig": ("诉讼", "起诉"),
+    "norm": ("规范性文件",),
+    "make": ("制发", "印发", "出台", "制定", "发文"),
+    "lic": ("许可",),
+    "pen": ("处罚",),
+    "fee": ("收费", "费用", "处理费", "金额", "收取"),
+    # never metrics
+    "change": ("增加", "减少", "增长", "下降", "持平", "同比", "较上年", "相比", "去年", "上升", "提高", "降低",
+               "增幅", "环比"),
+    "part": ("其中",),
+    "audience": ("粉丝", "关注", "阅读", "浏览", "点击", "播放", "观看", "访问", "用户", "订阅", "点赞", "转发"),
+    "live": ("直播",),
+    "staff": ("人员", "干部", "职工", "专职", "兼职", "配备", "工作人员"),
+    "event": ("培训", "会议", "活动", "检查", "督查", "讲座", "宣讲", "展览", "巡查", "走访", "慰问"),
+    "total_inc": ("共计", "合计", "总计", "共需", "加上"),
+    "include": ("含", "包括"),
+    "result": ("予以公开", "部分公开", "不予公开", "无法提供", "维持", "纠正", "驳回", "终止", "不予处理"),
+    "pending": ("办理中", "尚未", "正在"),
+    "applicant": ("自然人", "法人", "企业", "组织"),
+    "phone": ("电话", "热线", "传真", "邮编", "地址"),
+    "money": ("资金", "万元", "亿元", "经费", "补贴", "金额"),
+    "proposal": ("建议", "提案", "人大代表", "政协"),  # not 议案: it is inside 复议案件
+    "clean": ("清理", "废止", "保留", "备案", "评估", "审查"),
+    "column": ("栏目", "专题", "目录", "节目"),
+}
+CHANNEL_GROUPS = {"ch_portal": "portal", "ch_gov_platform": "gov_platform", "ch_wechat": "wechat",
+                  "ch_weibo": "weibo", "ch_short_video": "short_video", "ch_media": "media",
+                  "ch_other": "other"}
+# Where an evidence span may start: any channel word or a word naming what is counted.
+_PUBLISHED_ANCHORS = tuple(CHANNEL_GROUPS) + ("pub_verb",)
+# Words that open the phrase an anchor belongs to (行政|处罚, 召开新闻|发布会, 政务|微博).
+_SPAN_PREFIXES = ("行政", "新闻", "政务", "官方", "召开", "举办", "举行", "开展", "作出", "政策", "被申请",
+                  "被提起", "被", "已全部", "已", "共", "实际", "主动")
+_MAX_PREFIXES = 2
+_TYPE_ANCHORS = {"published_items": _PUBLISHED_ANCHORS, "applications_received": ("recv", "apply"), "applications_carried_over": ("carry",),
+                 "applications_completed": ("done",), "policy_interpretations": ("pub_verb", "interp"),
+                 "press_conferences": ("press",), "review_cases": ("review",),
+                 "litigation_cases": ("litig",), "normative_documents_issued": ("norm", "make"),
+                 "licensing_decisions": ("lic",), "penalty_decisions": ("pen",), "fee_collected": ("fee",)}
+# A counted figure (number + counting unit), to tell lists of counts from lone figures.
+_COUNT = re.compile(r"[0-9０-９零〇一二两三四五六七八九十百千]+\s*[余多]?[条篇件次期个场份项起]")
+# Extended span to the right (``192篇通知公告``, ``受理104件依申请公开``) only when short.
+_RIGHT_EXTENSION = 8
+
+
+# --- the prose view ------------------------------------------------------------
+
+@dataclass
+class Block:
+    """A paragraph of running text with line breaks inside sentences removed."""
+
+    text: str
+    offsets: list[int]  # offsets[i] = source offset of text[i]
+
+    def source_span(self, start: int, end: int) -> tuple[int, int]:
+        return self.offsets[start], self.offsets[end - 1] + 1
+
+
+_NUMBER_RUN = re.compile(r"(?:[\d０-９]+\s+){2,}[\d０-９]+")
+
+
+def _is_prose_line(line: str) -> bool:
+    """Whether a line reads like running text rather than a table cell or a label."""
+    if "\t" in line:
+        return False
+    s = line.strip()
+    if len(s) < 2 or _NUMBER_RUN.search(s):  # 2 0 0 0 0 0 2: a table row rendered with spaces
+        return False
+    if any(c in s for c in "，。；：,;"):
+        return True
+    return len(s) >= 20 and len(numbers_in(s)) <= 2
+
+
+def prose_blocks(doc: Document, sections: list[Section] | None = None) -> list[Block]:
+    """The running text of ``doc`` as blocks, skipping tables the format delimited."""
+    text = doc.text
+    skip = sorted((t.start, t.end) for t in doc.tables)
+    skip_starts = [s for s, _ in skip]
+    blocks: list[Block] = []
+    pieces: list[str] = []
+    offsets: list[int] = []
+    prev_open = False  # the previous line was prose and did not end its sentence
+    pos = 0
+    for raw in text.split("\n"):
+        line_start, pos = pos, pos + len(raw) + 1
+        if "\t" in raw:  # a table row rendered with tab-separated cells
+            if pieces:
+                _flush(blocks, pieces, offsets)
+                pieces, offsets, prev_open = [], [], False
+            continue
+        line = raw[:-1] if raw.endswith("\r") else raw
+        in_table = False
+        if skip:
+            i = bisect.bisect_right(skip_starts, line_start) - 1
+            in_table = i >= 0 and skip[i][0] <= line_start < skip[i][1]
+        if not in_table and _is_prose_line(line):
+            lead = len(line) - len(line.lstrip())
+            body = line.strip()
+            if not (prev_open and pieces and not _HEADING_START.match(line)):
+                _flush(blocks, pieces, offsets)
+                pieces, offsets = [], []
+            pieces.append(body)
+            offsets.extend(range(line_start + lead, line_start + lead + len(body)))
+            prev_open = body[-1] not in _SENTENCE_END and body[-1] not in "：:"
+        elif pieces:
+            _flush(blocks, pieces, offsets)
+            pieces, offsets, prev_open = [], [], False
+    _flush(blocks, pieces, offsets)
+    return blocks
+
+
+def _flush(blocks: list[Block], pieces: list[str], offsets: list[int]) -> None:
+    if pieces:
+        blocks.append(Block("".join(pieces), offsets))
+
+
+# --- candidates ------------------------------------------------------------------
+
+@dataclass
+class Candidate:
+    """A number in running text that might be a metric, with its context."""
+
+    block: Block
+    value: int | float
+    num_start: int  # view offsets
+    num_end: int
+    unit: str
+    unit_end: int
+    sent_start: int
+    sent_end: int
+    clause_start: int
+    clause_end: int
+    prev_clause_start: int
+    approx: bool = False
+    chinese: bool = False
+    features: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def source_start(self) -> int:
+        return self.block.offsets[self.num_start]
+
+
+_UNIT_RE = re.compile(" *([余多近])?(" + "|".join(map(re.escape, UNITS)) + ")?")
+
+
+def _unit_at(folded: str, pos: int) -> tuple[str, int, bool]:
+    """The unit written at ``pos`` (after spaces and 余/多), its end, and whether approximate."""
+    m = _UNIT_RE.match(folded, pos)
+    if m is None or not m.group(2):
+        return "", pos, bool(m and m.group(1))
+    return m.group(2), m.end(), bool(m.group(1))
+
+
+def _never_a_metric(folded: str, start: int, end: int, unit: str, unit_end: int) -> bool:
+    """Dates, percentages, ranges, phone numbers, ordinals, list numbers and model names."""
+    after = folded[end:end + 1]
+    after_unit = folded[unit_end:unit_end + 1] if unit else after
+    before = folded[start - 1:start] if start else ""
+    if unit in _NON_METRIC_UNITS:
+        return True
+    if not unit and after and after not in _SENTENCE_END and after not in _CLAUSE_END:
+        return True  # a figure without a unit counts only when it ends its clause (均为0。)
+    if not unit:
+        k = end
+        while k < len(folded) and folded[k] in " 余多":
+            k += 1
+        if k < len(folded) and folded[k] in _NEVER_AFTER:
+            return True
+        if after in "、.)）" and after:  # list numbering: 1、 1. (1)
+            return True
+    if before in _RANGE_MARKS and start >= 2 and folded[start - 2].isdigit():
+        return True
+    if after_unit in _RANGE_MARKS and after_unit and folded[unit_end + 1:unit_end + 2].isdigit():
+        return True
+    if after in _RANGE_MARKS and after and folded[end + 1:end + 2].isdigit():
+        return True
+    if before == "第" or (before.isascii() and before.isalpha()) or (after.isascii() and after.isalpha()):
+        return True
+    if before in "/." and before:
+        return True
+    # inside a document title 《…》 or a document number 〔2024〕
+    left = folded[max(0, start - 40):start]
+    if left.rfind("《") > left.rfind("》") or left.rfind("〔") > left.rfind("〕"):
+        return True
+    return False
+
+
+def _bounds(text: str, marks: set[str]) -> list[int]:
+    pattern = _MARK_PATTERNS.get(frozenset(marks))
+    if pattern is None:
+        pattern = _MARK_PATTERNS[frozenset(marks)] = re.compile("[" + re.escape("".join(sorted(marks))) + "]")
+    return [m.start() for m in pattern.finditer(text)]
+
+
+_MARK_PATTERNS: dict[frozenset, re.Pattern] = {}
+
+
+def candidates_in(block: Block) -> list[Candidate]:
+    folded = fold(block.text)
+    sentence_marks = _bounds(folded, _SENTENCE_END)
+    clause_marks = sorted(set(sentence_marks) | set(_bounds(folded, _CLAUSE_END)))
+    found: list[Candidate] = []
+    for value, start, end in numbers_in(folded):
+        unit, unit_end, approx = _unit_at(folded, end)
+        # 0.12万元: 万 belongs to the unit, the value stays in 万元 as table 2 states fees.
+        if folded[end - 1] == "万" and folded.startswith("元", end):
+            parsed = parse_number(folded[start:end - 1])
+            if parsed is None:
+                continue
+            value, unit, unit_end = parsed, "万元", end + 1
+        if _never_a_metric(folded, start, end, unit, unit_end):
+            continue
+        i = bisect.bisect_left(sentence_marks, start)
+        sent_start = sentence_marks[i - 1] + 1 if i else 0
+        sent_end = sentence_marks[i] if i < len(sentence_marks) else len(folded)
+        j = bisect.bisect_left(clause_marks, start)
+        clause_start = max(clause_marks[j - 1] + 1 if j else 0, sent_start)
+        k = bisect.bisect_left(clause_marks, max(unit_end, end))
+        clause_end = min(clause_marks[k] if k < len(clause_marks) else len(folded), sent_end)
+        prev_clause_start = sent_start
+        if j >= 2 and clause_marks[j - 2] + 1 > sent_start:
+            prev_clause_start = clause_marks[j - 2] + 1
+        found.append(Candidate(block=block, value=value, num_start=start, num_end=end, unit=unit,
+                               unit_end=unit_end if unit else end, sent_start=sent_start,
+                               sent_end=sent_end, clause_start=clause_start, clause_end=clause_end,
+                               prev_clause_start=prev_clause_start, approx=approx,
+                               chinese=not folded[start].isdigit()))
+    return found
+
+
+def find_candidates(doc: Document, sections: list[Section] | None = None) -> list[Candidate]:
+    """Every candidate figure in the running text of ``doc``, in text order."""
+    out: list[Candidate] = []
+    for block in prose_blocks(doc, sections):
+        out.extend(candidates_in(block))
+    return out
+
+
+# --- features --------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def get_nlp() -> Any:
+    """The blank spaCy ``zh`` pipeline with the jieba segmenter (built once per process)."""
+    import logging
+
+    import jieba
+    import spacy
+
+    jieba.setLogLevel(logging.WARNING)
+    return spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
+
+
+def _groups_in(text: str) -> list[str]:
+    return [g for g, words in KEYWORDS.items() if any(w in text for w in words)]
+
+
+# One overlapping-match pattern per group: keyword hits are found once per sentence.
+_GROUP_PATTERNS = {g: re.compile("(?=(" + "|".join(sorted(map(re.escape, ws), key=len, reverse=True)) + "))")
+                   for g, ws in KEYWORDS.items()}
+
+
+def keyword_hits(text: str, start: int, end: int) -> dict[str, list[tuple[int, int]]]:
+    """Every keyword occurrence in ``text[start:end]`` by group, as (start, end) offsets."""
+    hits: dict[str, list[tuple[int, int]]] = {}
+    for g, pattern in _GROUP_PATTERNS.items():
+        found = [(m.start(), m.start() + len(m.group(1))) for m in pattern.finditer(text, start, end)]
+        if found:
+            hits[g] = found
+    return hits
+
+
+def _groups_between(hits: dict[str, list[tuple[int, int]]], start: int, end: int) -> list[str]:
+    return [g for g, spans in hits.items() if any(start <= s and e <= end for s, e in spans)]
+
+
+def _nearest_channel_before(hits: dict[str, list[tuple[int, int]]], start: int, end: int) -> str | None:
+    """The channel group whose keyword ends closest before ``end`` (within ``start:end``)."""
+    best, best_key = None, (-1, 0)
+    for g in CHANNEL_GROUPS:
+        for s, e in hits.get(g, ()):
+            if start <= s and e <= end and (e, -s) > best_key:  # ties: the longer word (政务新媒体)
+                best, best_key = g, (e, -s)
+    return best
+
+
+def _magnitude(value: int | float) -> str:
+    if value == 0:
+        return "0"
+    if isinstance(value, float) and not value.is_integer():
+        return "dec"
+    return str(min(len(str(int(value))), 5))
+
+
+def featurise(cands: list[Candidate]) -> None:
+    """Fill ``features`` of every candidate.
+
+    jieba runs once per sentence, and only over the clauses that hold its candidates.
+    """
+    nlp = get_nlp()
+    windows: dict[tuple[int, int, int], list[int]] = {}
+    for c in cands:
+        key = (id(c.block), c.sent_start, c.sent_end)
+        w = windows.setdefault(key, [c.clause_start, c.clause_end])
+        w[0], w[1] = min(w[0], c.clause_start), max(w[1], c.clause_end)
+    cache: dict[tuple[int, int, int], tuple[list, dict]] = {}
+    for c in cands:
+        key = (id(c.block), c.sent_start, c.sent_end)
+        if key not in cache:
+            text = c.block.text
+            start, end = windows[key]
+            tokens = [(start + t.idx, start + t.idx + len(t.text), t.text)
+                      for t in nlp.tokenizer(text[start:end]) if not (t.is_space or t.is_punct)]
+            cache[key] = (tokens, keyword_hits(text, c.sent_start, c.sent_end))
+        tokens, hits = cache[key]
+        c.features = _features(c, tokens, hits)
+
+
+def _features(c: Candidate, tokens: list[tuple[int, int, str]],
+              hits: dict[str, list[tuple[int, int]]]) -> dict[str, float]:
+    text = c.block.text
+    left = text[c.clause_start:c.num_start]
+    prev = text[c.prev_clause_start:max(c.prev_clause_start, c.clause_start - 1)]
+    f: dict[str, float] = {"bias": 1.0, f"unit={c.unit or 'NONE'}": 1.0, f"mag={_magnitude(c.value)}": 1.0}
+    if c.approx:
+        f["approx"] = 1.0
+    if c.chinese:
+        f["chinese_numeral"] = 1.0
+    if not left.strip(" “”\"「」"):
+        f["number_first"] = 1.0
+    if c.clause_end == c.unit_end:
+        f["clause_ends_at_unit"] = 1.0
+    if _COUNT.search(prev):
+        f["prev_has_count"] = 1.0
+    if _COUNT.search(text, c.sent_start, c.clause_start):
+        f["earlier_count_in_sentence"] = 1.0
+    # what the figure is followed by
+    nxt = text[c.unit_end:c.unit_end + 1]
+    f[f"next={nxt or 'END'}"] = 1.0
+    prev_char = text[c.num_start - 1:c.num_start]
+    f[f"pc={prev_char or 'START'}"] = 1.0
+    f[f"pc2={text[max(0, c.num_start - 2):c.num_start]}"] = 1.0
+    # tokens of the clause before the figure (nearest first) and after it
+    left_toks = [t for s, e, t in tokens if c.clause_start <= s and e <= c.num_start]
+    right_toks = [t for s, e, t in tokens if c.unit_end <= s and e <= c.clause_end]
+    for i, t in enumerate(reversed(left_toks[-3:])):
+        f[f"L{i + 1}={t}"] = 1.0
+    for t in left_toks:
+        f[f"L={t}"] = 1.0
+    for t in right_toks[:3]:
+        f[f"R={t}"] = 1.0
+    if right_toks:
+        f[f"R1={right_toks[0]}"] = 1.0
+    # keyword groups by place
+    prev_end = max(c.prev_clause_start, c.clause_start - 1)
+    left_groups = _groups_between(hits, c.clause_start, c.num_start)
+    right_groups = _groups_between(hits, c.unit_end, c.clause_end)
+    unit = c.unit or "NONE"
+    for g in left_groups:
+        f[f"KL={g}"] = 1.0
+        f[f"U&KL={unit}&{g}"] = 1.0  # 播出…期 (episodes) is not 播出…条 (news items)
+    for g in _groups_between(hits, c.prev_clause_start, prev_end):
+        f[f"KP={g}"] = 1.0
+    for g in right_groups:
+        f[f"KR={g}"] = 1.0
+    for g in set(left_groups) | set(right_groups):
+        f[f"KC={g}"] = 1.0  # in the figure's clause, before or after it (word order varies)
+    for g in _groups_between(hits, c.sent_start, c.num_start):
+        f[f"KS={g}"] = 1.0
+    # 其中工作动态96条 is a topic breakdown; 其中，门户网站发布655条 is a channel part
+    parts = [e for _, e in hits.get("part", ()) if c.sent_start <= _ < c.num_start]
+    if parts:
+        named = _nearest_channel_before(hits, max(parts), c.num_start)
+        f["part_then_channel" if named else "part_no_channel"] = 1.0
+    named = [g for g in left_groups if g in CHANNEL_GROUPS] + \
+        [g for g in _groups_between(hits, c.prev_clause_start, prev_end) if g in CHANNEL_GROUPS]
+    if len(set(named)) >= 2:
+        f["several_channels"] = 1.0  # 通过门户网站、政务新媒体等渠道…: a total over channels
+    near = _nearest_channel_before(hits, c.clause_start, c.num_start)
+    if near:
+        f[f"NCL={near}"] = 1.0
+    near_sent = _nearest_channel_before(hits, c.sent_start, c.num_start)
+    f[f"NCS={near_sent or 'none'}"] = 1.0
+    return f
+
+
+# --- the model ---------------------------------------------------------------------
+
+@dataclass
+class MetricModel:
+    """Two fitted pipelines (DictVectorizer + linear classifier): type and channel."""
+
+    type_model: Any = None
+    channel_model: Any = None
+    info: dict = field(default_factory=dict)
+
+    def save(self, directory: Path) -> None:
+        modelstore.save(Path(directory) / MODEL_FILE, {
+            "type_model": modelstore.estimator_to_dict(self.type_model),
+            "channel_model": modelstore.estimator_to_dict(self.channel_model),
+            "info": self.info,
+        })
+
+    @classmethod
+    def load(cls, directory: Path) -> MetricModel:
+        data = modelstore.load(Path(directory) / MODEL_FILE)
+        get_nlp()  # build the spaCy/jieba pipeline now, not on the first request
+        return cls(type_model=modelstore.estimator_from_dict(data["type_model"]),
+                   channel_model=modelstore.estimator_from_dict(data["channel_model"]),
+                   info=data.get("info", {}))
+
+    def predict(self, cands: list[Candidate]) -> list[tuple[str, str | None]]:
+        """(type, channel) of each candidate; type ``none`` for figures that are not metrics."""
+        if not cands or self.type_model is None:
+            return [(NONE, None)] * len(cands)
+        X = [c.features for c in cands]
+        types = _linear_predict(self.type_model, X)
+        channels: list[str | None] = [None] * len(cands)
+        pub = [i for i, t in enumerate(types) if t == "published_items"]
+        if pub and self.channel_model is not None:
+            for i, ch in zip(pub, _linear_predict(self.channel_model, [X[i] for i in pub])):
+                channels[i] = ch
+        return list(zip(types, channels))
+
+
+def _linear_predict(pipeline: Any, rows: list[dict[str, float]]) -> list[str]:
+    """``pipeline.predict`` for DictVectorizer + linear classifier, without sklearn's per-call
+    validation (a tenth of the time on the handful of candidates one report has)."""
+    vec, clf = pipeline.steps[0][1], pipeline.steps[-1][1]
+    vocab = vec.vocabulary_
+    coef, intercept, classes = clf.coef_, clf.intercept_, clf.classes_
+    out: list[str] = []
+    for row in rows:
+        idx = [vocab[k] for k in row if k in vocab]
+        vals = np.fromiter((row[k] for k in row if k in vocab), dtype=float, count=len(idx))
+        scores = coef[:, idx] @ vals + intercept
+        if coef.shape[0] == 1:  # binary: one row of weights for the second class
+            out.append(str(classes[int(scores[0] > 0)]))
+        else:
+            out.append(str(classes[int(np.argmax(scores))]))
+    return out
+
+
+# --- evidence spans ------------------------------------------------------------------
+
+def _first_keyword(text: str, groups: tuple[str, ...] | list[str]) -> int | None:
+    """Offset of the first keyword of ``groups`` in ``text``, outside quoted names (“青阳发布”)."""
+    quoted = [(m.start(), m.end()) for m in _QUOTED.finditer(text)]
+    best = None
+    for g in groups:
+        for w in KEYWORDS[g]:
+            p = text.find(w)
+            while p >= 0 and any(s <= p < e for s, e in quoted):
+                p = text.find(w, p + 1)
+            if p >= 0 and (best is None or p < best):
+                best = p
+    return best
+
+
+_QUOTED = re.compile("“[^”]{0,20}”|\"[^\"]{0,20}\"|《[^》]{0,30}》")
+
+
+def evidence_span(c: Candidate, mtype: str, channel: str | None) -> tuple[int, int]:
+    """View offsets of the evidence: first channel/keyword of the clause to the unit end."""
+    text = c.block.text
+    left = text[c.clause_start:c.num_start]
+    start = c.num_start
+    anchor = _first_keyword(left, _TYPE_ANCHORS.get(mtype, ()))
+    if anchor is not None:
+        start = c.clause_start + anchor
+    wanted = [g for g, ch in CHANNEL_GROUPS.items() if ch == channel] if channel else \
+        list(_TYPE_ANCHORS.get(mtype, ()))
+    if wanted and left.strip() and _first_keyword(left, wanted) is None \
+            and c.prev_clause_start < c.clause_start:
+        # the channel (or subject) is named one clause before: 发挥…微信公众号…作用，全年推送…1025条
+        prev = text[c.prev_clause_start:c.clause_start]
+        p = _first_keyword(prev, wanted)
+        if p is not None:
+            start = c.prev_clause_start + p
+    for _ in range(_MAX_PREFIXES):  # 行政|处罚, 召开|新闻|发布会
+        prefix = next((p for p in _SPAN_PREFIXES if text.startswith(p, start - len(p))
+                       and start - len(p) >= c.prev_clause_start), None)
+        if prefix is None or start >= c.num_start:
+            break
+        start -= len(prefix)
+    end = c.unit_end
+    right = text[c.unit_end:c.clause_end]
+    # 192篇通知公告 / 受理104件依申请公开: what is counted is named after the figure
+    if 0 < len(right) <= _RIGHT_EXTENSION and not any(ch.isdigit() for ch in fold(right)) and (
+            start == c.num_start or any(w in right for w in KEYWORDS["apply"])):
+        end = c.clause_end
+    while end > c.unit_end and text[end - 1] in _QUOTES:
+        end -= 1
+    while start < c.num_start and text[start] in _QUOTES:
+        start += 1
+    return start, end
+
+
+# --- the stage ---------------------------------------------------------------------------
+
+def extract_metrics(doc: Document, sections: list[Section], model: MetricModel) -> list[Metric]:
+    """Every prose metric of ``doc`` in text order; never raises on odd input.
+
+    ``sections`` is accepted for the stage interface; running text is told from tables
+    line by line (and by ``doc.tables``), so a wrong or missing segmentation loses nothing.
+    """
+    try:
+        cands = find_candidates(doc, sections)
+        if not cands:
+            return []
+        featurise(cands)
+        labels = model.predict(cands)
+    except (ValueError, IndexError, KeyError):  # a malformed text or model: report nothing
+        return []
+    out: list[Metric] = []
+    for c, (mtype, channel) in zip(cands, labels):
+        if mtype == NONE:
+            continue
+        vs, ve = evidence_span(c, mtype, channel)
+        start, end = c.block.source_span(vs, ve)
+        value = c.value
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        out.append(Metric(type=mtype, channel=channel if mtype == "published_items" else None,
+                          value=value, unit=c.unit, start=start, end=end, text=doc.text[start:end]))
+    return out
