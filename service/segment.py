@@ -210,21 +210,49 @@ def split_numbering(s: str) -> tuple[Numbering, str]:
 
 # --- similarity to the known wordings ---------------------------------------------
 
-def _anchors() -> tuple[list[str], list[int]]:
-    texts, owners = [], []
-    for i, key in enumerate(HEADING_KEYS):
-        for v in dict.fromkeys((SECTION_TITLES[key],) + SECTION_VARIANTS.get(key, ())):
-            texts.append(v)
-            owners.append(i)
-    return texts, owners
+@dataclass(frozen=True)
+class Anchors:
+    """The wordings a heading is compared with: the template's, plus the wordings
+    the model learned from annotated headings (so a new wording is taught by
+    annotating an example, not by editing code)."""
+
+    texts: tuple[str, ...]
+    lens: np.ndarray
+    #: The wordings of one section are contiguous: reduceat takes the max per section.
+    group_starts: np.ndarray
+    #: Any character of any wording: a line sharing none cannot resemble one.
+    chars: re.Pattern
+
+    @classmethod
+    def build(cls, learned: dict[str, list[str]] | None = None) -> Anchors:
+        texts, owners = [], []
+        for i, key in enumerate(HEADING_KEYS):
+            wordings = (SECTION_TITLES[key], *SECTION_VARIANTS.get(key, ()),
+                        *(learned or {}).get(key, ()))
+            for v in dict.fromkeys(wordings):
+                texts.append(v)
+                owners.append(i)
+        return cls(texts=tuple(texts), lens=np.array([len(a) for a in texts], dtype=float),
+                   group_starts=np.array([owners.index(i) for i in range(len(HEADING_KEYS))]),
+                   chars=re.compile("[" + re.escape("".join(sorted(set("".join(texts))))) + "]"))
 
 
-_ANCHOR_TEXTS, _ANCHOR_OWNERS = _anchors()
-_ANCHOR_LENS = np.array([len(a) for a in _ANCHOR_TEXTS], dtype=float)
-# The anchors of one section are contiguous: reduceat takes the max per section.
-_GROUP_STARTS = np.array([_ANCHOR_OWNERS.index(i) for i in range(len(HEADING_KEYS))])
+DEFAULT_ANCHORS = Anchors.build()
 _TRAILING = "：:。;；，,.、 *_"
-_ANCHOR_CHARS = re.compile("[" + re.escape("".join(sorted(set("".join(_ANCHOR_TEXTS))))) + "]")
+
+
+def learned_wordings(headings: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """(section key, heading as annotated) → the wordings the template lacks, per key."""
+    known = set(DEFAULT_ANCHORS.texts)
+    out: dict[str, set[str]] = {}
+    for key, heading in headings:
+        if key not in HEADING_KEYS or not heading:
+            continue
+        _, title = split_numbering(heading.strip(_WS).lstrip("#").strip(_WS))
+        title = title.strip("*").rstrip(_TRAILING)
+        if 2 <= len(title) <= MAX_HEADING_CHARS and title not in known:
+            out.setdefault(key, set()).add(title)
+    return {k: sorted(v) for k, v in sorted(out.items())}
 
 
 @dataclass
@@ -238,13 +266,13 @@ class Similarity:
     lcs: np.ndarray     # longest common subsequence, in characters (best over sections)
 
 
-def _similarities(titles: list[str]) -> Similarity:
-    lcs = cdist(titles, _ANCHOR_TEXTS, scorer=LCSseq.similarity, dtype=np.int32,
+def _similarities(titles: list[str], anchors: Anchors) -> Similarity:
+    lcs = cdist(titles, anchors.texts, scorer=LCSseq.similarity, dtype=np.int32,
                 workers=1).astype(float)
     tl = np.array([max(len(t), 1) for t in titles], dtype=float)[:, None]
-    ratio = np.maximum.reduceat(2 * lcs / (tl + _ANCHOR_LENS), _GROUP_STARTS, axis=1)
-    cov = np.maximum.reduceat(lcs / _ANCHOR_LENS, _GROUP_STARTS, axis=1)
-    best_lcs = np.maximum.reduceat(lcs, _GROUP_STARTS, axis=1)
+    ratio = np.maximum.reduceat(2 * lcs / (tl + anchors.lens), anchors.group_starts, axis=1)
+    cov = np.maximum.reduceat(lcs / anchors.lens, anchors.group_starts, axis=1)
+    best_lcs = np.maximum.reduceat(lcs, anchors.group_starts, axis=1)
     return Similarity(ratio, cov, best_lcs / tl, best_lcs.max(axis=1))
 
 
@@ -307,7 +335,7 @@ def _nonblank_neighbour(raw: list[str], i: int, step: int) -> int | None:
     return None
 
 
-def candidates(text: str) -> list[Candidate]:
+def candidates(text: str, anchors: Anchors = DEFAULT_ANCHORS) -> list[Candidate]:
     """Every line that may be a heading, with the features the model scores.
 
     Shared by training (which labels these candidates from gold) and
@@ -333,9 +361,9 @@ def candidates(text: str) -> list[Candidate]:
             nxt = ""
         # A line sharing fewer than 3 characters with the wordings cannot resemble
         # one (unless it is short: 一、概述).
-        shared = len(_ANCHOR_CHARS.findall(s))
+        shared = len(anchors.chars.findall(s))
         if (shared >= 3 or (shared == 2 and len(s) <= 10)
-                or (nxt and len(_ANCHOR_CHARS.findall(s + nxt)) >= 3)):
+                or (nxt and len(anchors.chars.findall(s + nxt)) >= 3)):
             picked.append(i)
             nexts.append(nxt)
     if not picked:
@@ -346,7 +374,8 @@ def candidates(text: str) -> list[Candidate]:
     n = len(titles)
     # A heading split over two lines: the title joined with the next line.
     split_rows = [j for j in range(n) if nexts[j]]
-    sims = _similarities(titles + [titles[j] + nexts[j].rstrip(_TRAILING) for j in split_rows])
+    sims = _similarities(titles + [titles[j] + nexts[j].rstrip(_TRAILING) for j in split_rows],
+                         anchors)
     ratio, cov, prec, lcs = sims.ratio[:n], sims.cov[:n], sims.prec[:n], sims.lcs[:n]
     jratio, jlcs = ratio.copy(), lcs.copy()
     jratio[split_rows] = sims.ratio[n:]
@@ -521,6 +550,7 @@ class SectionModel:
         #: Added to every heading's log-odds when decoding: the prior that a
         #: report has each section (tuned on held-out reports by training).
         self.presence_bonus = float(self.meta.get("presence_bonus", 0.0))
+        self.anchors = Anchors.build(self.meta.get("learned_wordings"))
         vectorizer, classifier = estimator.steps[0][1], estimator.steps[-1][1]
         self._vocabulary: dict[str, int] = vectorizer.vocabulary_
         self._classes = [str(c) for c in classifier.classes_]
@@ -625,7 +655,7 @@ def segment(doc: Document, model: SectionModel) -> list[Section]:
     preamble.
     """
     text = doc.text
-    found = candidates(text)
+    found = candidates(text, model.anchors)
     picked: list[tuple[Candidate, str]] = []
     if found:
         logp = model.log_proba([c.features for c in found])

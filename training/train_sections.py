@@ -24,7 +24,17 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from service.segment import HEADING_KEYS, NONE, SectionModel, candidates, decode, segment
+from service.segment import (
+    DEFAULT_ANCHORS,
+    HEADING_KEYS,
+    NONE,
+    Anchors,
+    SectionModel,
+    candidates,
+    decode,
+    learned_wordings,
+    segment,
+)
 from training.augment import headings
 from training.corpus import AnnotatedReport
 from training.scoring import Counts, score_sections
@@ -44,11 +54,11 @@ def _heading_start(text: str, start: int) -> int:
     return start
 
 
-def unreachable_headings(report: AnnotatedReport) -> list[str]:
+def unreachable_headings(report: AnnotatedReport, anchors: Anchors = DEFAULT_ANCHORS) -> list[str]:
     """Gold headings that are not candidate lines, which the model can never find
     (the candidate filter, or the annotation, needs a look)."""
     text = report.text
-    seen = {c.start for c in candidates(text)}
+    seen = {c.start for c in candidates(text, anchors)}
     return [f"{report.id}: heading of {s['key']} at {s['start']} is not a candidate line "
             f"({text[s['start']:s['start'] + 40]!r})"
             for s in report.gold.get("sections", [])
@@ -78,12 +88,12 @@ class _Doc:
     rows: slice = field(default_factory=lambda: slice(0, 0))  # its rows in the training matrix
 
 
-def _featurise(report: AnnotatedReport) -> _Doc:
+def _featurise(report: AnnotatedReport, anchors: Anchors) -> _Doc:
     text = report.text
     gold = {(s["key"], _heading_start(text, s["start"]))
             for s in report.gold.get("sections", []) if s["key"] != "preamble"}
     by_start = {start: key for key, start in gold}
-    found = candidates(text)
+    found = candidates(text, anchors)
     return _Doc([c.features for c in found], [by_start.get(c.start, NONE) for c in found],
                 [c.start for c in found], gold)
 
@@ -147,7 +157,13 @@ def fit(reports: list[AnnotatedReport], seed: int = 0,
     Features are vectorised once; the inner folds that tune the presence bonus
     and the final fit take rows of the same matrix.
     """
-    groups = [[_featurise(r) for r in group] for group in training_set(reports, seed, n_variants)]
+    # Annotated headings the template does not know widen the wordings the
+    # candidates are compared with; the model carries them.
+    wordings = learned_wordings([(s["key"], s.get("heading", "")) for r in reports
+                                 for s in r.gold.get("sections", [])])
+    anchors = Anchors.build(wordings)
+    groups = [[_featurise(r, anchors) for r in group]
+              for group in training_set(reports, seed, n_variants)]
     docs = [d for g in groups for d in g]
     pos = 0
     for d in docs:
@@ -162,7 +178,7 @@ def fit(reports: list[AnnotatedReport], seed: int = 0,
                       for d in docs)
     meta = {"reports": len(groups), "documents": len(docs), "examples": len(y),
             "headings": int((y != NONE).sum()), "unreachable_headings": unreachable,
-            "presence_bonus": bonus, "seed": seed}
+            "presence_bonus": bonus, "seed": seed, "learned_wordings": wordings}
     return SectionModel(estimator, meta)
 
 
