@@ -1,0 +1,529 @@
+"""From rows of cells to the three tables: which text belongs to which table,
+row classification combined with the template order (a monotone alignment that
+lets rows be omitted, extra rows stay unassigned and the single （六）其他处理 row
+stand in for three), layout detection, column assignment by the reconstructed
+header, values with flags and provenance, and a confidence per table.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from service.tables.classify import NONE_CLASS, RowModel, strip_label
+from service.tables.grid import (
+    GridCell,
+    GridRow,
+    TableRow,
+    read_value,
+    source_table_rows,
+    table_rows,
+    text_rows,
+)
+from service.tables.headers import active_order, applicant_order, review_order, row_items
+from service.template import (
+    ACTIVE_2019,
+    ACTIVE_2021,
+    APPLICANT_COLUMNS,
+    APPLICATION_ROWS_2021,
+    OTHER_HANDLING_2019,
+    REVIEW_COLUMNS,
+    REVIEW_GROUPS,
+    TABLE_KEYS,
+)
+from service.types import CellFlag, Document, Section, TablesResult, UnrecognisedRow
+
+# --- the template as one ordered sequence -------------------------------------------
+
+_ACTIVE_ORDER = ("regulations", "normative_documents", "licensing", "other_services", "penalty",
+                 "coercion", "fees", "procurement")
+_APPLICATION_ORDER = tuple(
+    k for key in APPLICATION_ROWS_2021
+    for k in ((OTHER_HANDLING_2019[0], key) if key == "other_no_correction" else (key,)))
+
+#: Every row any layout may print, in printed order: the alignment's template.
+TEMPLATE: tuple[tuple[str, str], ...] = (
+    tuple(("active_disclosure", k) for k in _ACTIVE_ORDER)
+    + tuple(("applications", k) for k in _APPLICATION_ORDER)
+    + tuple(("review_litigation", k) for k in REVIEW_GROUPS))
+
+
+def _max_columns(table: str, row: str) -> int:
+    if table == "active_disclosure":
+        return max(len(cols) for layout in (ACTIVE_2021, ACTIVE_2019)
+                   for key, (_, cols) in layout.items() if key == row)
+    return len(APPLICANT_COLUMNS) if table == "applications" else len(REVIEW_COLUMNS)
+
+
+_MAX_COLUMNS = np.array([_max_columns(t, r) for t, r in TEMPLATE])
+_TEMPLATE_TABLES = np.array([t for t, _ in TEMPLATE])
+
+#: Region of a row inside a section that holds no table (overview, problems, …).
+ELSEWHERE = "elsewhere"
+
+#: Scores (log space) of the alignment.
+NULL_SCORE = float(np.log(0.1))   # leaving a row unassigned
+OTHER_SECTION = -1.5              # a row inside another table's section
+TOO_MANY_FIGURES = -6.0           # more figures than the row has columns
+LAYOUT_2019_ONLY = -2.0           # a 2021-only row (（六）1./2./3.) when the headers are 2019-style
+
+NUMBER_MATCH = 2.0                # a table-3 row numbered (（二）, 3.) as the template numbers that row
+
+_COLUMNS_2019 = frozenset(("made", "published", "total_public", "prev_year_items", "change", "projects"))
+_COLUMNS_2021 = frozenset(("issued", "repealed", "in_force"))
+_ROWS_2021_ONLY = np.array([t == "applications" and r in ("other_no_correction", "other_no_fee", "other_misc")
+                            for t, r in TEMPLATE])
+_FLOOR = 1e-6
+
+
+@dataclass
+class Candidate:
+    """A row with figures, ready for classification."""
+
+    row: TableRow
+    region: str | None        # table whose section holds the row, ELSEWHERE, or None
+    order: int                # position among all rows of the document
+    header: list[str] | None  # texts of the last header row above it
+
+
+@dataclass
+class Reading:
+    """All rows of a document as the table reader parsed them."""
+
+    rows: list[tuple[TableRow, str | None]]  # every row with its region
+    candidates: list[Candidate] = field(default_factory=list)
+    present: set[str] = field(default_factory=set)  # tables whose section was given
+
+
+def _merge_source_tables(doc: Document, start: int, end: int) -> list[GridRow]:
+    """Rows of ``[start, end)``: ingester grids where they are, text elsewhere."""
+    tables = sorted((t for t in doc.tables if t.start < end and t.end > start), key=lambda t: t.start)
+    rows: list[GridRow] = []
+    pos = start
+    for table in tables:
+        if table.start > pos:
+            rows.extend(text_rows(doc.text, pos, table.start))
+        rows.extend(source_table_rows(doc.text, table))
+        pos = max(pos, table.end)
+    if pos < end:
+        rows.extend(text_rows(doc.text, pos, end))
+    return rows
+
+
+def read_rows(doc: Document, sections: list[Section]) -> Reading:
+    """Parse the whole text into rows, and pick the candidates.
+
+    The text is read whole, not section by section: a section is only a hint
+    for the alignment, since segmentation may have missed a heading or taken a
+    row label (四、结转下年度继续办理) for one, which would cut a row in two.
+    """
+    text = doc.text
+    known = [s for s in sections if s.end > s.start]
+    table_sections = {s.key: s for s in known if s.key in TABLE_KEYS}
+
+    def region_of(pos: int) -> str | None:
+        for s in known:
+            if s.start <= pos < s.end:
+                return s.key if s.key in TABLE_KEYS else ELSEWHERE
+        return None
+
+    reading = Reading(rows=[], present=set(table_sections))
+    last_header: list[str] | None = None
+    for order, row in enumerate(table_rows(_merge_source_tables(doc, 0, len(text)))):
+        region = region_of(row.start)
+        reading.rows.append((row, region))
+        if row.header:
+            last_header = [c.text for c in row.cells if c.kind == "label"]
+        elif row.values and row.labels:
+            reading.candidates.append(Candidate(row, region, order, last_header))
+    return reading
+
+
+# --- alignment -----------------------------------------------------------------------
+
+
+@lru_cache(maxsize=16)
+def _template_columns(classes: tuple[str, ...]) -> np.ndarray:
+    """Column of each template row in the model's classes (-1: a class the model lacks)."""
+    index = {c: i for i, c in enumerate(classes)}
+    return np.array([index.get(f"{t}.{r}", -1) for t, r in TEMPLATE])
+
+
+@lru_cache(maxsize=16)
+def _penalties(present: frozenset[str]) -> np.ndarray:
+    """Section-prior penalty per region (rows) and template row (columns).
+
+    Regions: the three tables' sections, then no section at all, then a section
+    that holds no table.  A row is penalised for the tables whose section was
+    found elsewhere; a table whose section was not found costs nothing anywhere.
+    """
+    found = np.isin(_TEMPLATE_TABLES, sorted(present))
+    rows = [np.where((_TEMPLATE_TABLES != t) & found, OTHER_SECTION, 0.0) for t in TABLE_KEYS]
+    rows += [np.zeros(len(TEMPLATE)), np.where(found, OTHER_SECTION, 0.0)]
+    return np.array(rows)
+
+
+_REGION_INDEX = {t: i for i, t in enumerate(TABLE_KEYS)} | {None: len(TABLE_KEYS), ELSEWHERE: len(TABLE_KEYS) + 1}
+
+
+def _scores(reading: Reading, proba: np.ndarray, classes: list[str]) -> np.ndarray:
+    """Log score of every (candidate, template row) pair."""
+    cols = _template_columns(tuple(classes))
+    padded = np.hstack([proba, np.zeros((len(proba), 1))])  # column -1: a class the model lacks
+    scores = np.log(np.maximum(padded[:, cols], _FLOOR))
+    scores += _penalties(frozenset(reading.present))[[_REGION_INDEX[c.region] for c in reading.candidates]]
+    filled = np.array([c.row.filled for c in reading.candidates])
+    scores += np.where(filled[:, None] > _MAX_COLUMNS[None, :], TOO_MANY_FIGURES, 0.0)
+    for i, cand in enumerate(reading.candidates):
+        numbers = strip_label(cand.row.label_text)[1]
+        if numbers:
+            scores[i] += _numbering_prior(*numbers[-1])
+    if _headers_say_2019(reading):
+        # the 2019 template has the single （六）其他处理 row, never its three 2021 rows
+        scores[:, _ROWS_2021_ONLY] += LAYOUT_2019_ONLY
+    return scores
+
+
+def _template_numbers() -> dict[str, dict[str, int]]:
+    """The numbers table 3's template gives each row: 一、…四、 (cn), （一）…（七） (pcn)
+    and the child's 1./2./… (dig), parents' numbers inherited by their children."""
+    out: dict[str, dict[str, int]] = {}
+    inherited: dict[str, int] = {}
+    labels = dict(APPLICATION_ROWS_2021)
+    labels[OTHER_HANDLING_2019[0]] = "三、" + OTHER_HANDLING_2019[1]
+    for key in _APPLICATION_ORDER:
+        numbers = dict(strip_label(labels[key])[1])
+        if "cn" in numbers:
+            inherited = {"cn": numbers["cn"]}
+        if "pcn" in numbers:
+            inherited = {"cn": inherited.get("cn", 0), "pcn": numbers["pcn"]}
+        out[key] = {**inherited, **({"dig": numbers["dig"]} if "dig" in numbers else {})}
+    return out
+
+
+_NUMBER_KIND = {"cn": "cn", "pcn": "pcn", "dig": "dig", "pdig": "dig", "circ": "dig"}
+
+
+@lru_cache(maxsize=64)
+def _numbering_prior(kind: str, value: int) -> np.ndarray:
+    """Bonus over the template for a row whose own label's last number is (kind, value).
+
+    A bonus for the rows the number fits, not a penalty for the others: a report
+    numbered its own way (（一）本年新收…) loses nothing, and a row is never
+    pushed below leaving it unassigned; among plausible rows, the number decides
+    unless the label says otherwise with odds above e².
+    """
+    expected = _template_numbers()
+    kind = _NUMBER_KIND.get(kind, "")
+    out = np.zeros(len(TEMPLATE))
+    if kind:
+        for j, (table, key) in enumerate(TEMPLATE):
+            if table == "applications" and expected[key].get(kind) == value:
+                out[j] = NUMBER_MATCH
+    return out
+
+
+def _headers_say_2019(reading: Reading) -> bool:
+    """Whether table 2's column headers are the 2019 layout's (本年新制作数量, 本年增/减 …)."""
+    votes = 0
+    for row, _ in reading.rows:
+        if row.header:
+            for col in active_order([c.text for c in row.cells if c.kind == "label"]):
+                votes += (col in _COLUMNS_2019) - (col in _COLUMNS_2021)
+    return votes > 0
+
+
+def align(scores: np.ndarray, null_score: float = NULL_SCORE) -> list[int | None]:
+    """The best strictly increasing assignment of rows to template positions
+    (or to none), maximising the summed log scores.
+
+    Giving a row a position that scores no better than leaving it unassigned
+    can never help (it only uses up a position), so each row offers only its
+    few positions above ``null_score``, and rows with none cost nothing.  The
+    dynamic programme keeps the Pareto front of partial solutions: (last
+    position used, score), a later position being kept only with a strictly
+    higher score.  Scores are kept relative to leaving every row unassigned.
+    """
+    n = scores.shape[0]
+    if n == 0:
+        return []
+    rows, cols = np.nonzero(scores > null_score)
+    gains = scores[rows, cols] - null_score
+    positions: list[int] = [-1]      # the front, sorted by position
+    values: list[float] = [0.0]      # with strictly increasing scores
+    backs: list[tuple | None] = [None]
+    k = 0
+    while k < len(rows):
+        i = int(rows[k])
+        new = []
+        while k < len(rows) and rows[k] == i:
+            j = int(cols[k])
+            at = bisect_left(positions, j) - 1  # best state ending before j
+            new.append((j, values[at] + float(gains[k]), (i, j, backs[at])))
+            k += 1
+        for j, value, back in new:
+            at = bisect_left(positions, j)
+            if values[at - 1] >= value or (at < len(positions) and positions[at] == j
+                                           and values[at] >= value):
+                continue  # dominated by a state ending no later with at least this score
+            end = at
+            while end < len(positions) and values[end] <= value:
+                end += 1  # states ending later with no better score are dominated
+            positions[at:end] = [j]
+            values[at:end] = [value]
+            backs[at:end] = [back]
+    out: list[int | None] = [None] * n
+    back = backs[-1]  # the highest score is the last on the front
+    while back is not None:
+        i, j, back = back
+        out[i] = j
+    return out
+
+
+# --- values --------------------------------------------------------------------------
+
+
+def pick_window(values: list[GridCell], n: int, sum_rule: bool) -> list[GridCell]:
+    """The ``n`` consecutive value cells that are the row's figures.
+
+    Merged cells leave empty cells before or after the figures; prefer the
+    window with the most non-blank cells, then one whose last cell is the sum
+    of the others (the row total), then the leftmost.
+    """
+    if len(values) <= n:
+        return values
+    best, best_key = values[:n], None
+    for s in range(len(values) - n + 1):
+        window = values[s:s + n]
+        filled = sum(1 for c in window if c.kind != "blank")
+        sums = 0
+        if sum_rule:
+            nums = [read_value(c).value for c in window]
+            if all(isinstance(v, (int, float)) and not isinstance(v, str) for v in nums):
+                sums = int(abs(sum(nums[:-1]) - nums[-1]) < 1e-9)
+        key = (filled, sums, -s)
+        if best_key is None or key > best_key:
+            best, best_key = window, key
+    return best
+
+
+@dataclass
+class _Out:
+    tables: dict[str, dict[str, dict]] = field(default_factory=dict)
+    provenance: dict[str, tuple[int, int]] = field(default_factory=dict)
+    flags: list[CellFlag] = field(default_factory=list)
+
+    def put(self, table: str, row: str, cols: list[str], cells: list[GridCell]) -> None:
+        """The values of one row's cells under their column keys, with spans and flags."""
+        values = self.tables.setdefault(table, {}).setdefault(row, {})
+        for col, cell in zip(cols, cells):
+            v = read_value(cell)
+            values[col] = v.value
+            name = f"{table}.{row}.{col}"
+            self.provenance[name] = (v.start, v.end)
+            if v.reason is not None:
+                self.flags.append(CellFlag(cell=name, raw=v.raw, reason=v.reason))
+
+
+def _active_layout(assigned: list[tuple[Candidate, str]]) -> str:
+    """2019 or 2021 table 2, from its header wording, its rows and its row widths."""
+    votes = {"2019": 0.0, "2021": 0.0}
+    seen_headers: set[tuple[str, ...]] = set()
+    for cand, key in assigned:
+        if cand.header is not None and tuple(cand.header) not in seen_headers:
+            seen_headers.add(tuple(cand.header))
+            for col in active_order(cand.header):
+                if col in _COLUMNS_2019:
+                    votes["2019"] += 1
+                elif col in _COLUMNS_2021:
+                    votes["2021"] += 1
+        if key in ("other_services", "procurement"):
+            votes["2019"] += 2
+        if key in ("licensing", "penalty", "coercion"):
+            votes["2019" if cand.row.filled >= 2 else "2021"] += 0.5
+    return "2019" if votes["2019"] > votes["2021"] else "2021"
+
+
+def _active_columns(key: str, layout: str, header: list[str] | None) -> list[str]:
+    schema = ACTIVE_2019 if layout == "2019" or key not in ACTIVE_2021 else ACTIVE_2021
+    cols = list(schema[key][1])
+    named = active_order(header) if header else []
+    if sorted(named) == sorted(cols):
+        return named
+    return cols
+
+
+def _header_rows_between(reading: Reading, lo: int, hi: int) -> list[list[str]]:
+    """Label texts of the header rows between document row positions ``lo`` and ``hi``."""
+    return [[c.text for c in row.cells if c.kind == "label"]
+            for row, _ in reading.rows[max(lo, 0):hi + 1] if row.header]
+
+
+def _read_review_bare(reading: Reading, used: set[int], after: int, out: _Out) -> tuple[float, list[int]]:
+    """Table 4 as it is usually printed: a header, then 15 figures in a row (or one
+    per line).  Returns a confidence and the row positions consumed.
+
+    Reading starts at the first table-4 header in its section (or, without a
+    section or with nothing there, at the first one after table 3) and goes on
+    past the section's end if the figures do: a section boundary is a hint.
+    """
+    rows = [(o, row) for o, (row, _) in enumerate(reading.rows)]
+    if "review_litigation" in reading.present:
+        mine = [o for o, (_, reg) in enumerate(reading.rows) if reg == "review_litigation"]
+        if mine:
+            first = mine[0]
+            # a heading placed late may leave the first header rows just before the section
+            while first > 0 and reading.rows[first - 1][0].header and row_items(
+                    [c.text for c in reading.rows[first - 1][0].cells], "review_litigation"):
+                first -= 1
+            found = _read_review_rows(reading, used, out, rows[first:], True)
+            if found[1]:
+                return found
+    return _read_review_rows(reading, used, out, rows[after + 1:], False)
+
+
+def _read_review_rows(reading: Reading, used: set[int], out: _Out, rows: list[tuple[int, TableRow]],
+                      in_section: bool) -> tuple[float, list[int]]:
+    start = next((k for k, (_, row) in enumerate(rows) if row.header
+                  and row_items([c.text for c in row.cells], "review_litigation")), None)
+    if start is None and not in_section:
+        return 0.0, []
+    headers: list[list[str]] = []
+    cells: list[GridCell] = []
+    consumed: list[int] = []
+    for o, row in rows[start or 0:]:
+        if row.header:
+            if cells:
+                break
+            headers.append([c.text for c in row.cells if c.kind == "label"])
+            continue
+        if o in used or not row.values:
+            continue
+        if row.labels and not row_items([c.text for c in row.labels], "review_litigation"):
+            if cells:
+                break
+            continue
+        cells.extend(row.values)
+        consumed.append(o)
+        if sum(1 for c in cells if c.kind != "blank") >= 15:
+            break
+    if not cells:
+        return 0.0, []
+    groups, orders = review_order(headers)
+    window = pick_window(cells, 15, sum_rule=False)
+    for gi, group in enumerate(groups):
+        if 5 * gi < len(window):
+            out.put("review_litigation", group, orders[group], window[5 * gi:5 * gi + 5])
+    confidence = (1.0 if headers else 0.7) * min(1.0, len(window) / 15)
+    return confidence, consumed
+
+
+def read_tables(doc: Document, sections: list[Section], model: RowModel) -> TablesResult:
+    """Read tables 2, 3 and 4 of a report (see the package docstring)."""
+    reading = read_rows(doc, sections)
+    cands = reading.candidates
+    proba = model.predict_proba([c.row for c in cands])
+    scores = _scores(reading, proba, model.classes)
+    assignment = align(scores)
+    none_index = model.classes.index(NONE_CLASS) if NONE_CLASS in model.classes else -1
+
+    # each assigned row with the classifier's probability for its row (for the confidence)
+    columns = _template_columns(tuple(model.classes))
+    by_table: dict[str, list[tuple[Candidate, str, float]]] = {t: [] for t in TABLE_KEYS}
+    for i, (cand, pos) in enumerate(zip(cands, assignment)):
+        if pos is None:
+            continue
+        table, key = TEMPLATE[pos]
+        by_table[table].append((cand, key, float(proba[i, columns[pos]]) if columns[pos] >= 0 else 0.0))
+
+    out = _Out()
+    confidence: dict[str, float] = {}
+    used = {c.order for t in by_table.values() for c, _, _ in t}
+
+    # Table 2.
+    active = by_table["active_disclosure"]
+    layout = _active_layout([(c, k) for c, k, _ in active]) if active else "2021"
+    if active:
+        fits = []
+        for cand, key, _ in active:
+            cols = _active_columns(key, layout, cand.header)
+            window = pick_window(cand.row.values, len(cols), sum_rule=False)
+            fits.append(len(window) == len(cols))
+            out.put("active_disclosure", key, cols, window)
+        expected = len(ACTIVE_2019 if layout == "2019" else ACTIVE_2021)
+        confidence["active_disclosure"] = _confidence([p for _, _, p in active], expected, fits)
+
+    # Table 3.
+    apps = by_table["applications"]
+    if apps:
+        lo = max((c.order for c, _, _ in active), default=-1)
+        hi = apps[-1][0].order
+        order = applicant_order(_header_rows_between(reading, lo, hi)) or list(APPLICANT_COLUMNS)
+        fits = []
+        for cand, key, _ in apps:
+            window = pick_window(cand.row.values, len(order), sum_rule=order[-1] == "total")
+            fits.append(len(window) == len(order))
+            out.put("applications", key, order, window)
+        expected = len(APPLICATION_ROWS_2021) - 2
+        confidence["applications"] = _confidence([p for _, _, p in apps], expected, fits)
+
+    # Table 4: labelled group rows, or (usually) 15 bare figures under a header.
+    review = by_table["review_litigation"]
+    after = max((c.order for t in ("active_disclosure", "applications") for c, _, _ in by_table[t]),
+                default=-1)
+    if review:
+        groups, orders = review_order(_header_rows_between(reading, after, review[-1][0].order))
+        fits = []
+        for cand, key, _ in review:
+            window = pick_window(cand.row.values, 5, sum_rule=orders[key][-1] == "total")
+            fits.append(len(window) == 5)
+            out.put("review_litigation", key, orders[key], window)
+        confidence["review_litigation"] = _confidence([p for _, _, p in review], 3, fits)
+    else:
+        conf, consumed = _read_review_bare(reading, used, after, out)
+        used.update(consumed)
+        if consumed:
+            confidence["review_litigation"] = conf
+
+    # Rows with figures the template does not know: reported, never dropped.
+    unrecognised = []
+    extents = {t: (rows[0][0].order, rows[-1][0].order) for t, rows in by_table.items() if rows}
+    for i, (cand, pos) in enumerate(zip(cands, assignment)):
+        if pos is not None or cand.order in used or cand.row.filled == 0:
+            continue
+        table = cand.region if cand.region in TABLE_KEYS else None
+        if table is None:  # between rows of a table found elsewhere: that table's
+            table = next((t for t, (a, b) in extents.items() if a <= cand.order <= b), None)
+        if table is None and cand.region == ELSEWHERE:
+            continue  # prose of another section: its figures are the metrics' business
+        if table is None and none_index >= 0 and proba[i].argmax() != none_index:
+            best = model.classes[int(proba[i].argmax())]
+            table = best.split(".")[0] if "." in best else None
+        if table is None:
+            continue
+        row = cand.row
+        unrecognised.append(UnrecognisedRow(table=table, text=doc.text[row.start:row.end],
+                                            start=row.start, end=row.end))
+
+    tables = {t: _in_template_order(t, out.tables[t]) for t in TABLE_KEYS if t in out.tables}
+    # Every field is built with its declared type here: skip re-validation (hot path).
+    return TablesResult.model_construct(layout=layout, tables=tables, provenance=out.provenance,
+                                        cell_flags=out.flags, table_confidence=confidence,
+                                        unrecognised_rows=unrecognised)
+
+
+def _confidence(probs: list[float], expected: int, fits: list[bool]) -> float:
+    """Mean row probability, scaled down for missing rows and ill-fitting rows."""
+    if not probs:
+        return 0.0
+    coverage = min(1.0, len(probs) / expected)
+    fit = sum(fits) / len(fits)
+    return round(float(np.mean(probs)) * (0.5 + 0.5 * coverage) * (0.5 + 0.5 * fit), 4)
+
+
+def _in_template_order(table: str, rows: dict[str, dict]) -> dict[str, dict]:
+    keys = [k for t, k in TEMPLATE if t == table]
+    return {k: rows[k] for k in keys if k in rows}

@@ -1,0 +1,400 @@
+"""Text of a table region → rows of cells with offsets, whatever the layout.
+
+The same table reaches us as tab-separated rows, as one cell per line (each
+line led by a tab, rows separated by blank lines), as markdown pipes, as a
+PDF-like line of space-separated figures, or as ``SourceTable`` grids that an
+ingester delimited.  This module turns all of them into ``GridRow``s (cells
+with offsets into ``Document.text``), then into ``TableRow``s: the label cells,
+the value cells after them, the parent labels carried down from merged cells
+and wrapped labels joined to the figures printed on the next line.
+
+Nothing here knows canonical keys; that is the classifier's job.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import NamedTuple
+
+from service.numbers import fold
+from service.tables.headers import is_header_row
+from service.types import SourceTable
+
+# --- one cell ---------------------------------------------------------------
+
+# A figure as a table cell writes it: sign (the 2019 layout's 本年增/减),
+# thousands separators, a decimal part, and an optional unit.
+_NUMBER = re.compile(r"([+\-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)\s*(?:件|个|条|项|次|万元|元)?")
+_DASH = re.compile(r"[/\\\-—–―~]+")
+_NONE_WORDS = {"无"}
+# Digits mixed with look-alike letters or marks (OCR and typing slips): a
+# value cell we cannot read, flagged rather than guessed.
+_UNREADABLE = re.compile(r"(?=.*\d)(?=.*[OoIl?？*#xX])[\dOoIl?？*#xX,.]{1,8}")
+_SPACE = re.compile(r"\S+")
+
+
+@lru_cache(maxsize=8192)
+def cell_kind(text: str) -> str:
+    """``blank``, ``value`` (figure, dash, 无, unreadable figure) or ``label``."""
+    s = fold(text).strip()
+    if not s:
+        return "blank"
+    if _NUMBER.fullmatch(s) or _DASH.fullmatch(s) or s in _NONE_WORDS or _UNREADABLE.fullmatch(s):
+        return "value"
+    return "label"
+
+
+class GridCell(NamedTuple):
+    """One cell: its source text (stripped; may hold newlines) and offsets."""
+
+    text: str
+    start: int
+    end: int
+    kind: str  # "blank" | "value" | "label"
+
+
+class CellValue(NamedTuple):
+    """What a value cell says: the value, why it is flagged, and where the figure is."""
+
+    value: int | float | str | None
+    reason: str | None  # None for a plain figure, else blank/dash/none_word/unreadable
+    raw: str
+    start: int
+    end: int
+
+
+def read_value(cell: GridCell) -> CellValue:
+    """The value of a value cell, reported as it reads (``null`` for blank)."""
+    value, reason, raw, lead, length = _parse_cell(cell.text)
+    if reason == "blank":
+        return CellValue(None, "blank", "", cell.start, cell.start)
+    start = cell.start + lead
+    return CellValue(value, reason, raw, start, start + length)
+
+
+@lru_cache(maxsize=8192)
+def _parse_cell(text: str) -> tuple[int | float | str | None, str | None, str, int, int]:
+    """(value, flag reason, raw text, offset of the figure, its length) of a cell's text."""
+    s = fold(text)
+    core = s.strip()
+    lead = len(s) - len(s.lstrip())
+    if not core:
+        return None, "blank", "", 0, 0
+    m = _NUMBER.fullmatch(core)
+    if m:
+        number = m.group(1)
+        digits = number.lstrip("+-−").replace(",", "")
+        value: int | float = float(digits) if "." in digits else int(digits)
+        if number[0] in "-−":
+            value = -value
+        return value, None, text.strip()[:len(number)], lead, len(number)
+    raw = text.strip()
+    if _DASH.fullmatch(core):
+        return raw, "dash", raw, lead, len(core)
+    if core in _NONE_WORDS:
+        return raw, "none_word", raw, lead, len(core)
+    return None, "unreadable", raw, lead, len(core)
+
+
+_INNER_SPACE = re.compile(r"\S\s+\S")
+
+
+def split_cell(text: str, start: int, end: int) -> list[GridCell]:
+    """One delimited cell → cells: a lone figure, several space-separated figures,
+    or a label followed by the figures printed after it on the same line."""
+    raw = text[start:end]
+    if not _INNER_SPACE.search(raw):  # the common case: one token (or none)
+        stripped = raw.strip()
+        if not stripped:
+            return [GridCell("", start, start, "blank")]
+        a = start + len(raw) - len(raw.lstrip())
+        return [GridCell(stripped, a, a + len(stripped), cell_kind(stripped))]
+    tokens = list(_SPACE.finditer(raw))
+    if not tokens:
+        return [GridCell("", start, start, "blank")]
+    kinds = [cell_kind(t.group()) for t in tokens]
+    if len(tokens) == 1 or "label" not in kinds:
+        if "label" in kinds or len(tokens) == 1:
+            a, b = start + tokens[0].start(), start + tokens[-1].end()
+            return [GridCell(text[a:b], a, b, cell_kind(text[a:b]))]
+        return [GridCell(t.group(), start + t.start(), start + t.end(), "value") for t in tokens]
+    # A label and then figures: peel the figures off the end.
+    k = len(tokens)
+    while k > 0 and kinds[k - 1] == "value":
+        k -= 1
+    a, b = start + tokens[0].start(), start + tokens[k - 1].end()
+    cells = [GridCell(text[a:b], a, b, "label")]
+    cells += [GridCell(t.group(), start + t.start(), start + t.end(), "value") for t in tokens[k:]]
+    return cells
+
+
+# --- rows from text -----------------------------------------------------------
+
+# Page furniture a PDF leaves inside a table: "-3-", "— 3 —", "第 3 页 共 9 页".
+# ("3/9" is not taken for a footer: "0 / 351" is a row of figures with a blank marker.)
+_FOOTER = re.compile(r"[-—–－]\s*\d{1,4}\s*[-—–－]|第\s*\d{1,4}\s*页(?:\s*[,，/]?\s*共\s*\d{1,4}\s*页)?")
+_MD_SEPARATOR = re.compile(r":?-{2,}:?")
+
+
+@dataclass
+class GridRow:
+    """One physical row of a table: cells in reading order with offsets."""
+
+    cells: list[GridCell]
+    start: int
+    end: int
+
+
+def _row(cells: list[GridCell], fallback: int) -> GridRow:
+    """A row spanning from its first filled cell to the end of its last cell."""
+    start = end = None
+    for c in cells:
+        if c.kind != "blank" and (start is None or c.start < start):
+            start = c.start
+        if end is None or c.end > end:
+            end = c.end
+    if start is None:
+        start = min((c.start for c in cells), default=fallback)
+    if end is None:
+        end = fallback
+    return GridRow(cells, start, max(start, end))
+
+
+class _Line(NamedTuple):
+    start: int
+    end: int  # excluding the newline and a trailing \r
+    s: str    # text[start:end]
+
+
+def _lines(text: str, start: int, end: int) -> list[_Line]:
+    lines, pos = [], start
+    for raw in text[start:end].split("\n"):
+        stop = pos + len(raw)
+        if raw.endswith("\r"):
+            raw = raw[:-1]
+        lines.append(_Line(pos, pos + len(raw), raw))
+        pos = stop + 1
+    return lines
+
+
+def _is_separator(s: str) -> bool:
+    """A blank line between rows ("\\t" alone is an empty cell, not a separator)."""
+    return "\t" not in s and not s.strip(" \u3000\f\r")
+
+
+def _tab_cells(text: str, start: int, end: int) -> list[GridCell]:
+    cells: list[GridCell] = []
+    pos = start
+    for piece in text[start:end].split("\t"):
+        stripped = piece.strip()
+        if not stripped:
+            cells.append(GridCell("", pos, pos, "blank"))
+        elif not _INNER_SPACE.search(stripped):
+            a = pos + len(piece) - len(piece.lstrip())
+            cells.append(GridCell(stripped, a, a + len(stripped), cell_kind(stripped)))
+        else:
+            cells.extend(split_cell(text, pos, pos + len(piece)))
+        pos += len(piece) + 1
+    return cells
+
+
+def _pipe_cells(text: str, line: _Line) -> list[GridCell] | None:
+    """Cells of a markdown row, or None for the |---|---| separator."""
+    s = line.s
+    bars = [line.start + i for i, ch in enumerate(s) if ch == "|"]
+    pieces = [(a + 1, b) for a, b in zip(bars, bars[1:])]
+    if text[bars[-1] + 1:line.end].strip():
+        pieces.append((bars[-1] + 1, line.end))
+    contents = [text[a:b].strip() for a, b in pieces]
+    if any(contents) and all(not c or _MD_SEPARATOR.fullmatch(c) for c in contents):
+        return None
+    cells: list[GridCell] = []
+    for a, b in pieces:
+        cells.extend(split_cell(text, a, b))
+    return cells
+
+
+def text_rows(text: str, start: int = 0, end: int | None = None) -> list[GridRow]:
+    """Every row of ``text[start:end]``, whatever the layout, with offsets into ``text``."""
+    end = len(text) if end is None else end
+    lines = [ln for ln in _lines(text, start, end)
+             if len(ln.s) > 16 or not _FOOTER.fullmatch(ln.s.strip(" \t\u3000\f"))]
+    # Blocks of consecutive non-blank lines.
+    blocks: list[list[_Line]] = []
+    current: list[_Line] = []
+    for ln in lines:
+        if _is_separator(ln.s):
+            if current:
+                blocks.append(current)
+                current = []
+        else:
+            current.append(ln)
+    if current:
+        blocks.append(current)
+    rows: list[GridRow] = []
+    for block in blocks:
+        rows.extend(_block_rows(text, block))
+    return rows
+
+
+def _block_rows(text: str, block: list[_Line]) -> list[GridRow]:
+    plain = [ln for ln in block if not ln.s.lstrip().startswith("|")]
+    # A tab between two cells (not just leading or trailing ones) means tab rows.
+    tab_rows = any("\t" in ln.s.strip("\t") for ln in plain)
+    cell_per_line = not tab_rows and any(ln.s.startswith("\t") for ln in plain)
+    rows: list[GridRow] = []
+    spans: list[list[int]] = []  # cell-per-line layout: the cells of the row being built
+
+    def flush() -> None:
+        if spans:
+            cells: list[GridCell] = []
+            for a, b in spans:
+                piece = text[a:b]
+                stripped = piece.strip()
+                if not stripped:
+                    cells.append(GridCell("", a, a, "blank"))
+                elif not _INNER_SPACE.search(stripped):  # the common case: one token
+                    a += len(piece) - len(piece.lstrip())
+                    cells.append(GridCell(stripped, a, a + len(stripped), cell_kind(stripped)))
+                else:
+                    cells.extend(split_cell(text, a, b))
+            rows.append(_row(cells, cells[0].start))
+            spans.clear()
+
+    for ln in block:
+        s = ln.s
+        pipe = s.lstrip().startswith("|")
+        if cell_per_line and not pipe:
+            if s.startswith("\t"):
+                spans.append([ln.start + 1, ln.end])
+                continue
+            # A line without the leading tab continues a label cell broken over
+            # lines (商业\n企业); after a figure it is text of its own.
+            if spans and cell_kind(text[spans[-1][0]:spans[-1][1]]) == "label":
+                spans[-1][1] = ln.end
+                continue
+        flush()
+        if pipe:
+            pipe_cells = _pipe_cells(text, ln)
+            if pipe_cells is not None:
+                rows.append(_row(pipe_cells, ln.start))
+        else:
+            rows.append(_row(_tab_cells(text, ln.start, ln.end), ln.start))
+    flush()
+    return rows
+
+
+def source_table_rows(text: str, table: SourceTable) -> list[GridRow]:
+    """Rows of a grid an ingester delimited; copies of merged cells are dropped
+    (a label merged over eight rows is carried down like any other)."""
+    rows: list[GridRow] = []
+    for r, row in enumerate(table.rows):
+        cells: list[GridCell] = []
+        for c, cell in enumerate(row):
+            if (r, c) in table.spanned:
+                continue
+            if 0 <= cell.start <= cell.end <= len(text):
+                cells.extend(split_cell(text, cell.start, cell.end))
+            else:
+                cells.append(GridCell(cell.text, cell.start, cell.end, cell_kind(cell.text)))
+        if cells:
+            rows.append(_row(cells, table.start))
+    return rows
+
+
+# --- rows as a table reader sees them ---------------------------------------------
+
+
+@dataclass
+class TableRow:
+    """A logical row: label cells, the value cells after them, and context."""
+
+    labels: list[GridCell]
+    values: list[GridCell]
+    context: list[str]  # parent labels carried down (merged cells, group rows)
+    start: int
+    end: int
+    header: bool = False
+    wrapped: bool = False  # the label came from a line of its own above the figures
+    cells: list[GridCell] = field(default_factory=list)  # the header's cells, for headers
+    _filled: tuple | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def label_text(self) -> str:
+        return " ".join(c.text for c in self.labels)
+
+    @property
+    def filled(self) -> int:
+        """Number of value cells that are not blank."""
+        if self._filled is None or self._filled[0] is not self.values:
+            self._filled = (self.values, sum(1 for c in self.values if c.kind != "blank"))
+        return self._filled[1]
+
+
+def _split(row: GridRow) -> tuple[list[GridCell], list[GridCell]]:
+    """(label cells, the cells after the last label: the row's figures)."""
+    cells = row.cells
+    last = len(cells) - 1
+    while last >= 0 and cells[last].kind != "label":
+        last -= 1
+    return [c for c in cells[:last + 1] if c.kind == "label"], cells[last + 1:]
+
+
+def table_rows(grid: list[GridRow]) -> list[TableRow]:
+    """Physical rows → logical rows: headers marked, parents carried down,
+    wrapped labels joined to the figures on the next line."""
+    out: list[TableRow] = []
+    carried: list[str] = []
+    pending: list[TableRow] = []  # label rows (no figures yet) since the last data row
+    for row in grid:
+        labels, values = _split(row)
+        filled = any(c.kind != "blank" for c in values)
+        if not labels and not filled:
+            continue  # an empty line of cells
+        if labels and not filled and is_header_row([c.text for c in labels]):
+            out.append(TableRow(labels, [], [], row.start, row.end, header=True, cells=row.cells))
+            pending, carried = [], []
+            continue
+        if labels and not values:
+            pending.append(TableRow(labels, [], list(carried), row.start, row.end))
+            continue
+        if labels:
+            if len(labels) > 1:
+                context = [c.text for c in labels[:-1]]
+            elif pending:
+                context = [t for p in pending for t in (c.text for c in p.labels)]
+            else:
+                context = list(carried)
+            item = TableRow(labels[-1:], values, context, row.start, row.end)
+            if len(labels) > 1 or pending:
+                carried = context
+            if not filled:
+                # A label with empty cells only: a parent printed over a merged
+                # row, or a data row left blank; both are possible.
+                pending = [TableRow(labels, [], list(carried), row.start, row.end)]
+                carried = [c.text for c in labels]
+                item.context = context
+                out.append(item)
+                continue
+            pending = []
+            out.append(item)
+            continue
+        # Figures without a label: the label is the line above (wrapped).
+        if pending:
+            own = pending[-1]
+            if len(own.labels) > 1:  # parents printed beside the label, as in any row
+                labels, context = own.labels[-1:], [c.text for c in own.labels[:-1]]
+            else:
+                labels = own.labels
+                context = [c.text for p in pending[:-1] for c in p.labels] or own.context
+            # A blank row we kept as a candidate is the same row: drop it.
+            if out and not out[-1].header and out[-1].start == own.start and out[-1].filled == 0:
+                out.pop()
+            out.append(TableRow(labels, values, context, own.start, row.end, wrapped=True))
+            carried = context if context else carried
+            pending = []
+        else:
+            out.append(TableRow([], values, list(carried), row.start, row.end))
+    return out

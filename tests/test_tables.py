@@ -1,0 +1,458 @@
+"""The table reader (service/tables): seeds, every layout family, the 2019 layout,
+blank cells, provenance, unknown rows, ingested grids, and garbage.
+
+Layout-family tests render the held-out seed's tables in one family with the
+augmenter and read them with a model fitted on the *other* seeds only.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from service import ingest
+from service.numbers import fold, parse_number
+from service.tables import RowModel, read_tables
+from service.tables.assemble import NULL_SCORE, align
+from service.types import Document, Section
+from training.augment.tables import Config, render_variant, variants
+from training.scoring import score_cells
+from training.train_tables import fit
+
+ROOT = Path(__file__).resolve().parent.parent
+HELD_OUT = "000_62418b5d58b13a7d"
+
+
+@pytest.fixture(scope="module")
+def shipped_model() -> RowModel:
+    model = RowModel.load(ROOT / "models")
+    assert model.classifier is not None, "models/table_rows.json.gz missing: run govreport train"
+    return model
+
+
+@pytest.fixture(scope="module")
+def held_out(seed_reports):
+    """(model fitted without the held-out seed, the held-out seed)."""
+    held = next(r for r in seed_reports if r.id == HELD_OUT)
+    model = fit([r for r in seed_reports if r.id != HELD_OUT], seed=0, n_variants=10)
+    return model, held
+
+
+def sections_of(report) -> list[Section]:
+    return [Section(**s) for s in report.gold["sections"]]
+
+
+def read(text: str, model: RowModel, sections: list[Section] | None = None):
+    return read_tables(Document(text=text), sections or [], model)
+
+
+def assert_provenance(text: str, result) -> None:
+    """Every cell has a span, and the source there reads as the cell's value."""
+    cells = {f"{t}.{r}.{c}": v for t, rows in result.tables.items()
+             for r, cols in rows.items() for c, v in cols.items()}
+    assert set(result.provenance) == set(cells)
+    for name, (start, end) in result.provenance.items():
+        value, raw = cells[name], text[start:end]
+        if value is None:
+            assert start == end, name
+        elif isinstance(value, str):
+            assert raw == value, name
+        else:
+            s = fold(raw).replace(",", "")
+            sign = -1 if s[:1] in "-−" else 1
+            assert sign * parse_number(s.lstrip("+-−")) == pytest.approx(value), (name, raw)
+
+
+# --- the seeds ---------------------------------------------------------------------------
+
+
+def test_seed_tables_come_out_exactly_as_gold(seed_reports, shipped_model):
+    assert len(seed_reports) >= 5
+    for report in seed_reports:
+        result = read(report.text, shipped_model, sections_of(report))
+        assert result.tables == report.gold["tables"], report.id
+        assert result.layout == report.gold["layout"]
+        assert result.unrecognised_rows == []
+        assert all(c >= 0.9 for c in result.table_confidence.values()), result.table_confidence
+        assert_provenance(report.text, result)
+
+
+def test_tables_are_found_without_sections(seed_reports, shipped_model):
+    """Segmentation missed every section: the tables are found in the whole text."""
+    for report in seed_reports:
+        assert read(report.text, shipped_model).tables == report.gold["tables"], report.id
+
+
+def test_misplaced_section_boundaries(seed_reports, shipped_model):
+    """A heading found too early or too late (even on a row of a table) moves no figure."""
+    rng = random.Random(5)
+    for report in seed_reports:
+        for _ in range(6):
+            secs = [dict(s) for s in report.gold["sections"]]
+            i = rng.choice([k for k, s in enumerate(secs)
+                            if s["key"] in ("applications", "review_litigation", "problems")])
+            pos = secs[i]["start"] + rng.randint(-(secs[i - 1]["end"] - secs[i - 1]["start"]) * 2 // 5,
+                                                 (secs[i]["end"] - secs[i]["start"]) * 2 // 5)
+            pos = report.text.rfind("\n", 0, pos) + 1  # headings start lines
+            secs[i]["start"] = secs[i - 1]["end"] = pos
+            result = read(report.text, shipped_model, [Section(**s) for s in secs])
+            assert result.tables == report.gold["tables"], (report.id, secs[i]["key"], pos)
+
+
+def test_held_out_report_and_its_variants(held_out):
+    model, held = held_out
+    result = read(held.text, model, sections_of(held))
+    assert score_cells(held.gold, result.model_dump()).counts.f1 == 1.0
+    tp = fp = fn = 0
+    for variant in variants(held, random.Random("test"), n=10):
+        counts = score_cells(variant.gold, read(variant.text, model, sections_of(variant)).model_dump()).counts
+        tp, fp, fn = tp + counts.tp, fp + counts.fp, fn + counts.fn
+    assert tp > 1500
+    assert 2 * tp / (2 * tp + fp + fn) >= 0.995
+
+
+# --- layout families (augmented from the held-out seed) --------------------------------------
+
+BASE = dict(ad_style="tab_rows", ap_style="tab_rows", rl_style="grid", rl_grid_style="tab_rows",
+            label_mode="split_first", numbering=("cn", "full", "dot"))
+FAMILIES = {
+    # one row per line, tabs, empty cells where merged cells were (⇥⇥2⇥0…)
+    "tab_rows": dict(artefact_blanks=True),
+    # one cell per line led by a tab, rows separated by blank lines; headers broken over lines
+    "cell_per_line": dict(ad_style="cell_per_line", ap_style="cell_per_line", rl_grid_style="cell_per_line"),
+    # markdown, labels torn away from their figures (figures on the next row)
+    "markdown_torn": dict(ad_style="markdown", ap_style="markdown", rl_grid_style="markdown",
+                          label_mode="split_repeat", wrap_rate=1.0),
+    # one small table per row under generic headers (| 类别 | 数据1 | … | 数据6 | 总计 |)
+    "per_row_tables": dict(ad_style="per_row_tables", ap_style="per_row_tables"),
+    # PDF-like text: space-separated figures, labels wrapped mid-word
+    "space_rows_wrapped": dict(ad_style="space_rows", ap_style="space_rows", label_mode="joined_first",
+                               wrap_rate=0.6),
+    # labels joined in one cell, no numbering, bookmark artefacts, typos
+    "joined_unnumbered_noisy": dict(label_mode="joined", numbering=("none", "none", "none"),
+                                    bookmark_rate=0.5, noise_rate=0.5),
+    # labels without parents, half-width brackets
+    "leaf_half_brackets": dict(label_mode="leaf", numbering=("cn_dot", "half_space", "dun")),
+    # parents on rows of their own (（三）不予公开 stated once for eight rows)
+    "parent_rows": dict(label_mode="parent_rows", ap_style="markdown"),
+    # column headers permuted and abbreviated
+    "permuted_abbreviated": dict(permute=True, abbreviate=True, ap_style="markdown"),
+    # table 4 as 15 figures on one line, or one per line, or three labelled rows
+    "review_one_line": dict(rl_style="space_line"),
+    "review_one_per_line": dict(rl_style="per_line", rl_grid_style="cell_per_line"),
+    "review_group_rows": dict(rl_style="group_rows", rl_grid_style="markdown"),
+    # full-width digits, thousands separators
+    "fullwidth_thousands": dict(fullwidth=1.0, thousands=True),
+    # blank, /, —, -, 无 cells
+    "special_cells": dict(special_cells=8),
+    # a page footer inside table 3
+    "page_footer": dict(footer=True, ap_style="cell_per_line"),
+    # rows omitted (absent from gold and output) and rows the template does not know
+    "omitted_and_unknown_rows": dict(omit=3, omit_ad=1, unknown_rows=2),
+    # the 2019 layout; a 2021 report printing the single （六）其他处理 row
+    "layout_2019": dict(layout="2019"),
+    "single_other_handling": dict(other_single=True, ap_style="markdown"),
+}
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_layout_family(family, held_out):
+    model, held = held_out
+    config = Config(**{**BASE, **FAMILIES[family]})
+    variant = render_variant(held, random.Random(family), config=config)
+    assert variant is not None
+    result = read(variant.text, model, sections_of(variant))
+    score = score_cells(variant.gold, result.model_dump())
+    assert score.counts.f1 == 1.0, score.errors[:5]
+    assert result.layout == variant.gold["layout"]
+    assert_provenance(variant.text, result)
+    # the spans are where the augmenter wrote each figure (a blank cell: where it is)
+    gold_spans = variant.gold["provenance"]
+    assert {k: tuple(v) for k, v in result.provenance.items()} == {
+        k: tuple(v) for k, v in gold_spans.items() if k in result.provenance}
+    if family == "omitted_and_unknown_rows":
+        assert len(result.tables["applications"]) == len(variant.gold["tables"]["applications"])
+        assert len(result.unrecognised_rows) >= 2
+    if family == "special_cells":
+        assert result.cell_flags and all(f.reason in ("blank", "dash", "none_word") for f in result.cell_flags)
+
+
+def test_table_2_layouts_are_told_apart(held_out):
+    model, held = held_out
+    for layout in ("2019", "2021"):
+        for style in ("tab_rows", "cell_per_line", "per_row_tables"):
+            config = Config(**{**BASE, "ad_style": style, "layout": layout})
+            variant = render_variant(held, random.Random(style), config=config)
+            assert read(variant.text, model, sections_of(variant)).layout == layout, (layout, style)
+
+
+# --- handmade reports -----------------------------------------------------------------------
+
+REPORT_2019 = """一、总体情况
+本机关2019年度依法公开政府信息。
+二、主动公开政府信息情况
+第二十条第（一）项
+信息内容	本年新制作数量	本年新公开数量	对外公开总数量
+规章	0	0	0
+规范性文件	2	2	15
+第二十条第（五）项
+信息内容	上一年项目数量	本年增/减	处理决定数量
+行政许可	12	-1	356
+其他对外管理服务事项	3	0	20
+第二十条第（六）项
+信息内容	上一年项目数量	本年增/减	处理决定数量
+行政处罚	40	+2	88
+行政强制	5	0	3
+第二十条第（八）项
+信息内容	上一年项目数量	本年增/减
+行政事业性收费	2	0
+第二十条第（九）项
+信息内容	采购项目数量	采购总金额
+政府集中采购	6	123.5
+三、收到和处理政府信息公开申请情况
+（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和）	申请人情况
+	自然人	法人或其他组织	总计
+		商业企业	科研机构	社会公益组织	法律服务机构	其他
+一、本年新收政府信息公开申请数量	9	2	0	0	1	0	12
+二、上年结转政府信息公开申请数量	1	0	0	0	0	0	1
+三、本年度办理结果	（一）予以公开	4	1	0	0	0	0	5
+	（二）部分公开（区分处理的，只计这一情形，不计其他情形）	1	0	0	0	0	0	1
+	（三）不予公开	1．属于国家秘密	0	0	0	0	0	0	0
+		2．其他法律行政法规禁止公开	0	0	0	0	0	0	0
+		3．危及“三安全一稳定”	0	0	0	0	0	0	0
+		4．保护第三方合法权益	1	0	0	0	0	0	1
+		5．属于三类内部事务信息	0	0	0	0	0	0	0
+		6．属于四类过程性信息	0	0	0	0	0	0	0
+		7．属于行政执法案卷	0	0	0	0	0	0	0
+		8．属于行政查询事项	0	0	0	0	0	0	0
+	（四）无法提供	1．本机关不掌握相关政府信息	2	0	0	0	1	0	3
+		2．没有现成信息需要另行制作	0	0	0	0	0	0	0
+		3．补正后申请内容仍不明确	0	0	0	0	0	0	0
+	（五）不予处理	1．信访举报投诉类申请	1	0	0	0	0	0	1
+		2．重复申请	0	0	0	0	0	0	0
+		3．要求提供公开出版物	0	0	0	0	0	0	0
+		4．无正当理由大量反复申请	0	0	0	0	0	0	0
+		5．要求行政机关确认或重新出具已获取信息	0	0	0	0	0	0	0
+	（六）其他处理	1	1	0	0	0	0	2
+	（七）总计	10	2	0	0	1	0	13
+四、结转下年度继续办理	0	0	0	0	0	0	0
+四、政府信息公开行政复议、行政诉讼情况
+行政复议	行政诉讼
+结果维持	结果纠正	其他结果	尚未审结	总计	未经复议直接起诉	复议后起诉
+					结果维持	结果纠正	其他结果	尚未审结	总计	结果维持	结果纠正	其他结果	尚未审结	总计
+1	0	0	0	1	0	0	0	1	1	0	0	0	0	0
+五、存在的主要问题及改进情况
+无。
+"""
+
+
+def test_2019_layout(shipped_model):
+    result = read(REPORT_2019, shipped_model)
+    assert result.layout == "2019"
+    active = result.tables["active_disclosure"]
+    assert active["regulations"] == {"made": 0, "published": 0, "total_public": 0}
+    assert active["licensing"] == {"prev_year_items": 12, "change": -1, "decisions": 356}
+    assert active["other_services"] == {"prev_year_items": 3, "change": 0, "decisions": 20}
+    assert active["penalty"]["change"] == 2
+    assert active["fees"] == {"prev_year_items": 2, "change": 0}
+    assert active["procurement"] == {"projects": 6, "amount": 123.5}
+    apps = result.tables["applications"]
+    assert apps["other_handling"] == {"natural_person": 1, "commercial": 1, "research": 0, "social_welfare": 0,
+                                      "legal_service": 0, "other_org": 0, "total": 2}
+    assert not any(k.startswith("other_no") or k == "other_misc" for k in apps)
+    # the rows after the single （六） row are not shifted
+    assert apps["results_total"]["total"] == 13 and apps["carried_forward"]["total"] == 0
+    assert result.tables["review_litigation"]["litigation_direct"] == {
+        "maintained": 0, "corrected": 0, "other": 0, "pending": 1, "total": 1}
+    assert_provenance(REPORT_2019, result)
+
+
+def test_2021_report_printing_the_single_other_handling_row(shipped_model):
+    """The trap for a reader that lays figures onto the template in order."""
+    start = REPORT_2019.index("三、收到和处理")
+    text = "二、主动公开政府信息情况\n第二十条第（一）项\n信息内容\t本年制发件数\t本年废止件数\t现行有效件数\n" \
+           "规章\t0\t0\t0\n行政规范性文件\t3\t1\t14\n" + REPORT_2019[start:]
+    result = read(text, shipped_model)
+    assert result.layout == "2021"
+    apps = result.tables["applications"]
+    assert list(apps)[-3:] == ["other_handling", "results_total", "carried_forward"]
+    assert apps["results_total"]["natural_person"] == 10
+    assert apps["denied_third_party"]["total"] == 1 and apps["unable_not_held"]["legal_service"] == 1
+
+
+def test_numbering_decides_between_plausible_rows(shipped_model):
+    """（二） tells a damaged label (部公开, 予以公开 omitted) from its neighbour; a report
+    numbering its top rows its own way (（一）本年新收…) loses nothing."""
+    damaged = (REPORT_2019.replace("三、本年度办理结果\t（一）予以公开\t4\t1\t0\t0\t0\t0\t5\n", "")
+               .replace("\t（二）部分公开（区分处理的，只计这一情形，不计其他情形）", "三、本年度办理结果\t(二) 部公开"))
+    apps = read(damaged, shipped_model).tables["applications"]
+    assert "granted" not in apps and apps["partially_granted"]["total"] == 1
+    renumbered = (REPORT_2019.replace("一、本年新收", "（一）本年新收").replace("二、上年结转", "（二）上年结转")
+                  .replace("四、结转下年度", "（四）结转下年度"))
+    assert read(renumbered, shipped_model).tables == read(REPORT_2019, shipped_model).tables
+
+
+MARKDOWN_MERGED = """三、收到和处理政府信息公开申请情况
+
+| （本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和） |  | 申请人情况 |  |  |  |  |  |  |
+|---|---|---|---|---|---|---|---|---|
+|  |  | 自然人 | 法人或其他组织 |  |  |  |  | 总计 |
+|  |  |  | 商业企业 | 科研机构 | 社会公益组织 | 法律服务机构 | 其他 |  |
+| 一、本年新收政府信息公开申请数量 |  | 31 | 4 |  | 1 | 0 | 0 | 36 |
+| 二、上年结转政府信息公开申请数量 |  | 2 | 0 | 0 | 0 | 0 | 0 | 2 |
+| 三、本年度办理结果 | （一）予以公开 | 12 | 2 | 0 | 0 | 0 | 0 | 14 |
+|  | （二）部分公开（区分处理的，只计这一情形，不计其他情形） | 3 | 0 | 0 | 0 | 0 | 0 | 3 |
+|  | （三）不予公开 | 1.属于国家秘密 | 0 | 0 | 0 | 0 | 0 | 0 | 0 |
+|  |  | 4.保护第三方合法权益 | 2 | 0 | 0 | 0 | 0 | 0 | 2 |
+|  |  | 9.其他情形 | 1 | 0 | 0 | 0 | 0 | 0 | 1 |
+|  | （四）无法提供 | 1.本机关不掌握相关政府信息 | 10 | 1 | 0 | 1 | 0 | 0 | 12 |
+|  | （五）不予处理 | 1.信访举报投诉类申请 | 3 | 0 | 0 | 0 | 0 | 0 | 3 |
+|  | （六）其他处理 | 2 | 1 | 0 | 0 | 0 | 0 | 3 |
+|  | （七）总计 | 33 | 4 | 0 | 1 | 0 | 0 | 38 |
+| 四、结转下年度继续办理 |  | 0 | 0 | 0 | 0 | 0 | 0 | 0 |
+
+四、政府信息公开行政复议、行政诉讼情况
+
+行政复议 行政诉讼
+结果维持 结果纠正 其他结果 尚未审结 总计 未经复议直接起诉 复议后起诉
+结果维持 结果纠正 其他结果 尚未审结 总计 结果维持 结果纠正 其他结果 尚未审结 总计
+2 1 0 0 3 1 0 — 0 1 0 0 0 0 0
+
+五、存在的主要问题及改进情况
+"""
+
+
+def test_blank_cell_is_null_and_flagged(shipped_model):
+    text = MARKDOWN_MERGED
+    result = read(text, shipped_model)
+    new = result.tables["applications"]["new_received"]
+    assert new == {"natural_person": 31, "commercial": 4, "research": None, "social_welfare": 1,
+                   "legal_service": 0, "other_org": 0, "total": 36}
+    flags = {f.cell: f for f in result.cell_flags}
+    assert flags["applications.new_received.research"].reason == "blank"
+    assert flags["applications.new_received.research"].raw == ""
+    start, end = result.provenance["applications.new_received.research"]
+    assert start == end and text[start - 1] == "|"
+    # a dash is reported as it reads, and flagged
+    assert result.tables["review_litigation"]["litigation_direct"]["other"] == "—"
+    assert flags["review_litigation.litigation_direct.other"].reason == "dash"
+    assert_provenance(text, result)
+
+
+def test_omitted_rows_are_absent_and_unknown_rows_reported(shipped_model):
+    result = read(MARKDOWN_MERGED, shipped_model)
+    apps = result.tables["applications"]
+    for omitted in ("denied_prohibited_by_law", "unable_unclear", "rejected_duplicate", "other_no_correction"):
+        assert omitted not in apps
+    assert apps["denied_third_party"]["total"] == 2
+    assert apps["other_handling"]["commercial"] == 1
+    assert [u.text.split("|")[0].strip() for u in result.unrecognised_rows] == ["9.其他情形"]
+    unknown = result.unrecognised_rows[0]
+    assert unknown.table == "applications"
+    assert MARKDOWN_MERGED[unknown.start:unknown.end] == unknown.text
+    # with rows missing, the table is less certain than the seeds' full tables
+    assert result.table_confidence["applications"] < 0.9
+    # segmentation that found nothing but a preamble still reports it
+    preamble = [Section(key="preamble", heading="", start=0, end=len(MARKDOWN_MERGED))]
+    again = read(MARKDOWN_MERGED, shipped_model, preamble)
+    assert again.tables == result.tables and again.unrecognised_rows == result.unrecognised_rows
+
+
+def test_table_4_one_line_and_one_per_line(shipped_model):
+    header = ("四、政府信息公开行政复议、行政诉讼情况\n行政复议\t行政诉讼\n"
+              "结果维持\t结果纠正\t其他结果\t尚未审结\t总计\t未经复议直接起诉\t复议后起诉\n"
+              "\t\t\t\t\t结果维持\t结果纠正\t其他结果\t尚未审结\t总计\t结果维持\t结果纠正\t其他结果\t尚未审结\t总计\n")
+    figures = ["3", "1", "0", "2", "6", "１", "0", "0", "0", "1", "0", "0", "1", "1", "2"]
+    want = {"review": {"maintained": 3, "corrected": 1, "other": 0, "pending": 2, "total": 6},
+            "litigation_direct": {"maintained": 1, "corrected": 0, "other": 0, "pending": 0, "total": 1},
+            "litigation_after_review": {"maintained": 0, "corrected": 0, "other": 1, "pending": 1, "total": 2}}
+    tail = "\n五、存在的主要问题及改进情况\n无。\n"
+    for joiner in (" ", "\n", "\t"):
+        text = header + joiner.join(figures) + tail
+        result = read(text, shipped_model)
+        assert result.tables["review_litigation"] == want, repr(joiner)
+        assert_provenance(text, result)
+
+
+def test_page_footer_inside_a_table(shipped_model, seed_reports):
+    report = next(r for r in seed_reports if r.id == "003_ffddc707919da3fb")
+    at = report.text.index("\t\t5. 属于三类内部事务信息")
+    text = report.text[:at] + "-3-\n\f\n" + report.text[at:]
+    assert read(text, shipped_model).tables == report.gold["tables"]
+
+
+def test_ingested_grids_are_used(shipped_model, seed_reports):
+    """HTML/DOCX/PDF ingesters hand over SourceTables; the reader uses their cells."""
+    report = next(r for r in seed_reports if r.id == HELD_OUT)
+    for suffix in (".html", ".docx"):
+        path = ROOT / "tests" / "fixtures" / (HELD_OUT + suffix)
+        doc = ingest.read(path.read_bytes(), filename=path.name)
+        assert doc.tables, suffix
+        result = read_tables(doc, [], shipped_model)
+        assert result.tables == report.gold["tables"], suffix
+        assert_provenance(doc.text, result)
+
+
+# --- parts ---------------------------------------------------------------------------------
+
+
+def test_alignment_is_the_best_monotone_assignment():
+    """The sparse alignment equals an exhaustive search on small random problems."""
+    rng = np.random.default_rng(0)
+
+    def best(scores, i=0, last=-1):
+        if i == len(scores):
+            return 0.0
+        options = [NULL_SCORE + best(scores, i + 1, last)]
+        options += [scores[i, j] + best(scores, i + 1, j) for j in range(last + 1, scores.shape[1])]
+        return max(options)
+
+    for _ in range(150):
+        n, m = rng.integers(1, 6), rng.integers(1, 7)
+        scores = np.log(rng.dirichlet(np.ones(m) * 0.3, size=n) + 1e-9)
+        assignment = align(scores)
+        used = [j for j in assignment if j is not None]
+        assert used == sorted(set(used))
+        total = sum(NULL_SCORE if j is None else scores[i, j] for i, j in enumerate(assignment))
+        assert total == pytest.approx(best(scores))
+
+
+def test_fit_is_deterministic_and_round_trips(seed_reports, tmp_path):
+    one = [seed_reports[0]]
+    a, b = fit(one, seed=3, n_variants=2), fit(one, seed=3, n_variants=2)
+    a.save(tmp_path / "a")
+    b.save(tmp_path / "b")
+    name = "table_rows.json.gz"
+    assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    loaded = RowModel.load(tmp_path / "a")
+    report = seed_reports[1]
+    assert read(report.text, loaded).tables == read(report.text, a).tables
+
+
+def test_unfitted_model_still_reads_the_seeds(seed_reports, tmp_path):
+    """No model file: a template-similarity fallback, not a crash."""
+    model = RowModel.load(tmp_path)
+    assert model.classifier is None
+    report = seed_reports[0]
+    assert read(report.text, model, sections_of(report)).tables == report.gold["tables"]
+
+
+_ALPHABET = list("\t\n |-—/无0123456789１２,.（）()一二三四五六七、规章行政许可总计自然人其他结果维持行政复议ab")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.text(alphabet=_ALPHABET, max_size=400), cut=st.tuples(st.integers(0, 400), st.integers(0, 400)),
+       key=st.sampled_from(["active_disclosure", "applications", "review_litigation", "overview"]))
+def test_garbage_never_crashes(shipped_model, text, cut, key):
+    start, end = sorted(min(c, len(text)) for c in cut)
+    sections = [Section(key=key, heading="", start=start, end=end)] if end > start else []
+    result = read(text, shipped_model, sections)
+    for s, e in result.provenance.values():
+        assert 0 <= s <= e <= len(text)
+    for conf in result.table_confidence.values():
+        assert 0.0 <= conf <= 1.0
