@@ -283,6 +283,24 @@ def annotate(
     err.print(f"wrote {target}: correct it, then run `govreport corpus check`", highlight=False)
 
 
+@app.command()
+def bench(
+    out: Annotated[Path, typer.Option(help="Where to write the JSON results")] = Path(
+        "bench-results/latest.json"),
+    quick: Annotated[bool, typer.Option(help="Fewer rounds and requests (a smoke run)")] = False,
+) -> None:
+    """Measure speed, memory and scale against baselines in the same run."""
+    from training import bench as bench_mod
+
+    if not Path("corpus").is_dir():
+        _fail("run govreport bench from the project checkout (it needs corpus/)")
+    with _progress(0, err.is_terminal) as bar:
+        task = bar.add_task("benchmarking", total=None)
+        results = bench_mod.run(out, quick=quick, step=lambda m: bar.update(task, description=m))
+    bench_mod.render(results, Console())
+    err.print(f"results written to {out}", highlight=False)
+
+
 @corpus_app.command("check")
 def corpus_check(
     dirs: Annotated[list[Path] | None, typer.Argument(help="Corpus directories")] = None,

@@ -1,0 +1,90 @@
+"""The govreport command line, run as a user runs it (a real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from .conftest import CORPUS, ROOT
+
+SEEDS = sorted(str(p) for p in CORPUS.glob("0*.txt"))
+
+
+def govreport(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "service.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_extract_prints_one_json_line_per_file_with_its_source():
+    run = govreport("extract", "--jobs", "1", *SEEDS[:2])
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert len(lines) == 2
+    for path, line in zip(SEEDS[:2], lines):
+        result = json.loads(line)
+        assert result["source"] == path
+        assert [s["key"] for s in result["sections"]][:2] == ["preamble", "overview"]
+        assert set(result["tables"]) == {"active_disclosure", "applications", "review_litigation"}
+        assert result["audit"]["failed"] == 0
+
+
+def test_extract_with_several_jobs_keeps_input_order():
+    run = govreport("extract", "--jobs", "2", *SEEDS)
+    assert run.returncode == 0, run.stderr
+    assert [json.loads(line)["source"] for line in run.stdout.splitlines()] == SEEDS
+
+
+def test_bad_files_get_an_error_line_a_one_line_reason_and_exit_1(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    binary = tmp_path / "blob.bin"
+    binary.write_bytes(bytes(range(256)) * 40)
+    prose = tmp_path / "poem.txt"
+    prose.write_text("床前明月光，疑是地上霜。举头望明月，低头思故乡。\n" * 20, encoding="utf-8")
+    missing = tmp_path / "missing.txt"
+    run = govreport("extract", "--jobs", "1", str(empty), SEEDS[0], str(binary), str(prose),
+                    str(missing))
+    assert run.returncode == 1
+    results = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [r["source"] for r in results] == [str(empty), SEEDS[0], str(binary), str(prose),
+                                              str(missing)]
+    codes = [r.get("error", {}).get("code") for r in results]
+    assert codes == ["empty", None, "binary", "not_a_report", "not_found"]
+    assert "Traceback" not in run.stderr
+    # One line on stderr per failed file, naming it.
+    err_lines = run.stderr.strip().splitlines()
+    assert len(err_lines) == 4
+    assert all(line.startswith("govreport: ") for line in err_lines)
+
+
+def test_corpus_check_reports_a_bad_annotation_and_exits_1(tmp_path):
+    (tmp_path / "r.txt").write_text("一、总体情况\n正文", encoding="utf-8")
+    (tmp_path / "r.gold.json").write_text(json.dumps({"sections": [
+        {"key": "overview", "heading": "一、总体情况", "start": 3, "end": 9}]}), encoding="utf-8")
+    run = govreport("corpus", "check", str(tmp_path))
+    assert run.returncode == 1
+    assert "r.gold.json: sections[0].heading" in run.stdout
+
+
+def test_corpus_check_accepts_the_shipped_corpus():
+    run = govreport("corpus", "check", str(CORPUS))
+    assert run.returncode == 0, run.stdout
+    assert run.stdout.startswith("ok: ")
+
+
+def test_evaluate_prints_scores_per_task():
+    run = govreport("evaluate", "--corpus", str(CORPUS), "--json")
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    (scores,) = result.values()
+    assert {"sections", "cells", "metrics"} <= set(scores["totals"])
+    for task in scores["totals"].values():
+        assert 0.0 <= task["f1"] <= 1.0
+
+
+def test_unknown_corpus_dir_is_a_one_line_error(tmp_path):
+    run = govreport("evaluate", "--corpus", str(tmp_path / "nope"))
+    assert run.returncode != 0
+    assert run.stderr.strip().count("\n") == 0
+    assert "corpus directory not found" in run.stderr

@@ -1,0 +1,278 @@
+"""``govreport bench``: speed, memory and scale, each beside its baseline in the same run.
+
+- text: in-process extraction on one core (reports/s, p50/p99, peak RSS) against a
+  bare ``jieba.lcut`` pass over the same texts, the floor of any jieba-based pipeline;
+- pdf: our time per PDF against pdfplumber's own ``extract_text`` of the same file;
+- http: ``POST /v1/extract`` at 1, 4 and 16 concurrent clients against a real
+  ``govreport serve`` on loopback, against the in-process rate per worker;
+- start-up: time from launching the server to its first answer, and its RSS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    if not values:
+        return float("nan")
+    k = min(len(values) - 1, max(0, round(q * (len(values) - 1))))
+    return values[k]
+
+
+def bench_texts(limit: int | None = None) -> list[str]:
+    """The corpus reports with tables plus augmented variants of them."""
+    from training.corpus import load_corpus
+    from training.evaluate import augmented_variants
+
+    reports = [r for r in load_corpus(ROOT / "corpus") if "tables" in r.gold]
+    texts = [r.text for r in reports]
+    for r in reports:
+        texts += [v.text for v in augmented_variants(r, seed=1)]
+    random.Random(0).shuffle(texts)
+    return texts[:limit] if limit else texts
+
+
+def _timed(fn: Callable[[str], object], items: list, rounds: int) -> list[float]:
+    latencies = []
+    for _ in range(rounds):
+        for item in items:
+            t0 = time.perf_counter()
+            fn(item)
+            latencies.append(time.perf_counter() - t0)
+    return latencies
+
+
+def bench_text(texts: list[str], rounds: int = 3) -> dict:
+    import jieba
+
+    from service.pipeline import extract, get_models
+
+    models = get_models()
+    jieba.initialize()
+    for t in texts[:5]:  # warm caches (jieba dictionary, spaCy, vectorisers)
+        extract(t, models=models)
+        jieba.lcut(t)
+    ours = _timed(lambda t: extract(t, models=models), texts, rounds)
+    floor = _timed(jieba.lcut, texts, rounds)
+    chars = statistics.mean(len(t) for t in texts)
+    return {
+        "reports": len(texts), "rounds": rounds, "mean_chars": round(chars),
+        "reports_per_s": round(len(ours) / sum(ours), 1),
+        "p50_ms": round(_percentile(ours, 0.5) * 1000, 2),
+        "p99_ms": round(_percentile(ours, 0.99) * 1000, 2),
+        "jieba_lcut_reports_per_s": round(len(floor) / sum(floor), 1),
+        "jieba_lcut_p50_ms": round(_percentile(floor, 0.5) * 1000, 2),
+        # The target: extraction costs at most half a bare jieba pass.
+        "cost_vs_jieba": round(sum(ours) / sum(floor), 3),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def bench_pdf(rounds: int = 3) -> dict:
+    import pdfplumber
+
+    from service.pipeline import extract, get_models
+
+    pdfs = sorted((ROOT / "tests" / "fixtures").glob("*.pdf"))
+    datas = []
+    for p in pdfs:
+        data = p.read_bytes()
+        try:
+            extract(data, filename=p.name, models=get_models())
+        except Exception:  # encrypted / scanned / truncated fixtures are not reports to time
+            continue
+        datas.append((p.name, data))
+    if not datas:
+        return {"skipped": "no readable PDF fixtures in tests/fixtures"}
+
+    def floor(item):
+        import io
+
+        with pdfplumber.open(io.BytesIO(item[1])) as pdf:
+            return [page.extract_text() for page in pdf.pages]
+
+    ours = _timed(lambda item: extract(item[1], filename=item[0], models=get_models()), datas, rounds)
+    base = _timed(floor, datas, rounds)
+    return {"files": [n for n, _ in datas], "ours_ms": round(statistics.mean(ours) * 1000, 1),
+            "pdfplumber_extract_text_ms": round(statistics.mean(base) * 1000, 1),
+            "ratio": round(sum(ours) / sum(base), 3)}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rss_mb(pid: int) -> float:
+    total = 0.0
+    for p in [pid, *_children(pid)]:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return round(total, 1)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        out = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(c) for c in out]
+
+
+def bench_http(texts: list[str], concurrencies=(1, 4, 16), requests_per_level: int = 200,
+               in_process_rate: float | None = None) -> dict:
+    import httpx
+
+    port = _free_port()
+    env = dict(os.environ)
+    t0 = time.perf_counter()
+    server = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port),
+                               "--workers", "1"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        startup = None
+        with httpx.Client(timeout=30) as client:
+            while time.perf_counter() - t0 < 60:
+                if server.poll() is not None:
+                    raise RuntimeError("server exited: " + server.stderr.read().decode()[-500:])
+                try:
+                    r = client.post(f"{url}/v1/extract", json={"text": texts[0]})
+                    if r.status_code == 200:
+                        startup = time.perf_counter() - t0
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.05)
+        result: dict = {"startup_to_first_answer_s": round(startup, 2) if startup else None,
+                        "levels": {}}
+        for conc in concurrencies:
+            latencies: list[float] = []
+            errors = 0
+            lock = threading.Lock()
+            jobs = [texts[i % len(texts)] for i in range(requests_per_level)]
+
+            def worker(chunk: list[str]) -> None:
+                nonlocal errors
+                with httpx.Client(timeout=60) as client:
+                    for text in chunk:
+                        t = time.perf_counter()
+                        r = client.post(f"{url}/v1/extract", json={"text": text})
+                        dt = time.perf_counter() - t
+                        with lock:
+                            latencies.append(dt)
+                            errors += r.status_code != 200
+
+            chunks = [jobs[i::conc] for i in range(conc)]
+            start = time.perf_counter()
+            with ThreadPoolExecutor(conc) as pool:
+                list(pool.map(worker, chunks))
+            wall = time.perf_counter() - start
+            level = {"requests": len(latencies), "errors": errors,
+                     "requests_per_s": round(len(latencies) / wall, 1),
+                     "p50_ms": round(_percentile(latencies, 0.5) * 1000, 2),
+                     "p99_ms": round(_percentile(latencies, 0.99) * 1000, 2)}
+            if in_process_rate:
+                level["vs_in_process"] = round(level["requests_per_s"] / in_process_rate, 3)
+            result["levels"][str(conc)] = level
+        result["server_rss_mb"] = _rss_mb(server.pid)
+        return result
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def bench_jobs(texts: list[str], tmp: Path) -> dict:
+    """``govreport extract --jobs N`` over many files: does throughput scale with cores?"""
+    files = []
+    for i, t in enumerate(texts * max(1, 200 // len(texts))):
+        p = tmp / f"r{i:04d}.txt"
+        p.write_text(t, encoding="utf-8")
+        files.append(str(p))
+    out = {"files": len(files), "cores": os.cpu_count()}
+    for jobs in sorted({1, os.cpu_count() or 1}):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "service.cli", "extract", "--jobs", str(jobs), *files],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        out[f"jobs_{jobs}_reports_per_s"] = round(len(files) / (time.perf_counter() - t0), 1)
+    return out
+
+
+def run(out_path: Path, quick: bool = False, step: Callable[[str], None] = lambda m: None) -> dict:
+    import tempfile
+
+    texts = bench_texts()
+    step(f"text: {len(texts)} reports in-process")
+    results: dict = {"machine": {"cores": os.cpu_count(), "python": sys.version.split()[0]}}
+    results["text"] = bench_text(texts, rounds=1 if quick else 3)
+    step("pdf")
+    results["pdf"] = bench_pdf(rounds=1 if quick else 3)
+    step("http")
+    results["http"] = bench_http(texts, requests_per_level=50 if quick else 200,
+                                 in_process_rate=results["text"]["reports_per_s"])
+    step("extract --jobs")
+    with tempfile.TemporaryDirectory() as tmp:
+        results["extract_jobs"] = bench_jobs(texts, Path(tmp))
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    return results
+
+
+def render(results: dict, console) -> None:
+    from rich.table import Table
+
+    t = results["text"]
+    table = Table(title="govreport bench")
+    table.add_column("measure")
+    table.add_column("ours", justify="right")
+    table.add_column("baseline", justify="right")
+    table.add_column("ratio", justify="right")
+    table.add_column("target", justify="right")
+    table.add_row(f"text, reports/s on one core ({t['reports']} reports × {t['rounds']})",
+                  str(t["reports_per_s"]), f"{t['jieba_lcut_reports_per_s']} (jieba.lcut)",
+                  f"{t['cost_vs_jieba']} × cost", "≤ 0.5 × cost")
+    table.add_row("text p50 / p99 latency, ms", f"{t['p50_ms']} / {t['p99_ms']}",
+                  f"{t['jieba_lcut_p50_ms']} (jieba p50)", "", "")
+    table.add_row("peak RSS in-process, MB", str(t["peak_rss_mb"]), "", "", "≤ 400")
+    p = results["pdf"]
+    if "ratio" in p:
+        table.add_row(f"PDF ms per report ({len(p['files'])} files)", str(p["ours_ms"]),
+                      f"{p['pdfplumber_extract_text_ms']} (pdfplumber text)", f"{p['ratio']} ×",
+                      "≤ 1.3 ×")
+    h = results["http"]
+    for conc, level in h["levels"].items():
+        table.add_row(f"HTTP {conc} clients: req/s, p50/p99 ms, errors",
+                      f"{level['requests_per_s']}, {level['p50_ms']}/{level['p99_ms']}, {level['errors']}",
+                      f"{t['reports_per_s']} (in-process)", f"{level.get('vs_in_process', '')}",
+                      "≥ 0.8 at 4" if conc == "4" else "")
+    table.add_row("service start-up to first answer, s", str(h["startup_to_first_answer_s"]), "", "",
+                  "≤ 2")
+    table.add_row("service RSS, MB", str(h["server_rss_mb"]), "", "", "≤ 400")
+    j = results["extract_jobs"]
+    keys = [k for k in j if k.startswith("jobs_")]
+    table.add_row(f"extract --jobs over {j['files']} files, reports/s",
+                  " / ".join(f"{k[5:].split('_')[0]}: {j[k]}" for k in keys), "", "", "scales")
+    console.print(table)
