@@ -34,6 +34,12 @@ CHINESE_NUMERAL_CHARS = "".join(_DIGITS) + "".join(_UNITS) + "".join(_BIG)
 
 def chinese_to_int(s: str) -> int | None:
     """Value of a Chinese numeral (``二十三`` → 23, ``一百零五`` → 105); None if malformed."""
+    if len(s) == 1:  # the common case (一、 in headings), without the general loop
+        if s in _DIGITS:
+            return _DIGITS[s]
+        if s in _UNITS:
+            return _UNITS[s]
+        return 0 if s in _BIG else None
     if not s or any(c not in CHINESE_NUMERAL_CHARS for c in s):
         return None
     if all(c in _DIGITS for c in s) and len(s) > 1:
@@ -59,7 +65,9 @@ def chinese_to_int(s: str) -> int | None:
 
 # An Arabic number: digits with optional thousands separators and a decimal
 # part, optionally followed by 万 (ten thousand).
-_ARABIC = re.compile(r"(?<![\d.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(万)?")
+# (Written to start with a digit, which lets the regex engine skip to digits quickly:
+# the first digit, then "not preceded by a digit or a point", then the rest.)
+_ARABIC = re.compile(r"(\d(?<![\d.]\d)(?:\d{0,2}(?:,\d{3})+|\d*))(\.\d+)?(万)?")
 _CHINESE = re.compile(f"[{CHINESE_NUMERAL_CHARS}]+")
 
 
@@ -91,7 +99,11 @@ def numbers_in(text: str) -> list[tuple[int | float, int, int]]:
     or 统一: a lone 一 is too ambiguous, so single-character numerals other
     than 十 are skipped.
     """
-    folded = fold(text)
+    return numbers_in_folded(fold(text))
+
+
+def numbers_in_folded(folded: str) -> list[tuple[int | float, int, int]]:
+    """``numbers_in`` of a text already passed through ``fold``."""
     found: list[tuple[int | float, int, int]] = []
     for m in _ARABIC.finditer(folded):
         found.append((_arabic_value(m), m.start(), m.end()))
@@ -104,3 +116,20 @@ def numbers_in(text: str) -> list[tuple[int | float, int, int]]:
             found.append((value, m.start(), m.end()))
     found.sort(key=lambda t: t[1])
     return found
+
+
+def count_numbers(text: str, limit: int) -> int:
+    """``min(len(numbers_in(text)), limit)``, stopping at ``limit`` (a table row holds dozens)."""
+    folded = fold(text)
+    n = 0
+    for _ in _ARABIC.finditer(folded):
+        n += 1
+        if n >= limit:
+            return limit
+    for m in _CHINESE.finditer(folded):
+        token = m.group()
+        if (len(token) > 1 or token == "十") and chinese_to_int(token) is not None:
+            n += 1
+            if n >= limit:
+                return limit
+    return n

@@ -35,7 +35,7 @@ import math
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, chain, repeat
 from pathlib import Path
 from typing import NamedTuple
 
@@ -80,38 +80,11 @@ _COMMAS = "，,、"
 _WS = " \t\r\u3000\xa0\ufeff\f\v"
 
 
-class Line(NamedTuple):
-    start: int          # offset of the line's first character
-    content: int        # offset of its first character after the lead
-    end: int            # offset after its last non-space character
-
-
-class Lines:
-    """The lines of a text, each resolved (lead, trimmed end) only when asked for."""
-
-    def __init__(self, text: str):
-        self.text = text
-        self.raw = text.split("\n")
-        # line i starts at the lengths of lines before it plus i newlines
-        self.starts = list(accumulate(map(len, self.raw), initial=0))
-        self._lines: dict[int, Line] = {}
-
-    def __len__(self) -> int:
-        return len(self.raw)
-
-    def __getitem__(self, i: int) -> Line:
-        line = self._lines.get(i)
-        if line is None:
-            raw = self.raw[i]
-            start = self.starts[i] + i
-            body = len(raw.rstrip())
-            lead = min(_LEAD.match(raw).end(), body) if body else 0
-            line = self._lines[i] = Line(start, start + lead, start + body)
-        return line
-
-    def content(self, i: int) -> str:
-        line = self[i]
-        return self.text[line.content:line.end]
+def _content_span(raw: str) -> tuple[int, int]:
+    """(lead, end) of a line: where its text starts after the lead (indentation,
+    markdown '#', a BOM) and where it ends (its last non-space character)."""
+    end = len(raw.rstrip())
+    return (min(_LEAD.match(raw).end(), end) if end else 0), end
 
 
 def is_candidate(s: str) -> bool:
@@ -161,8 +134,7 @@ _NUMBERINGS: tuple[tuple[str, re.Pattern], ...] = (
 _NUMBER_STARTS = set(_CN + "0123456789(第" + _CIRCLED + "".join(_ROMAN)) | set(fold("0123456789(")) | set("０１２３４５６７８９（")
 
 
-@dataclass(frozen=True)
-class Numbering:
+class Numbering(NamedTuple):  # (a NamedTuple: built for every candidate line, a frozen dataclass is slower)
     system: str        # "none", "cn", "arabic", "paren_cn", "part", …
     value: int | None  # the number, when it reads as one
     sep: str           # what follows the number: "、", ".", ")", " ", "" …
@@ -172,30 +144,46 @@ class Numbering:
 NO_NUMBERING = Numbering("none", None, "", 0)
 
 
+def _combined_numberings() -> tuple[re.Pattern, dict[int, tuple[str, int, int]]]:
+    """All numbering patterns as one alternation, tried in the same order (at one
+    position an alternation takes the first alternative that matches, as the loop over
+    the patterns did): per alternative's wrapping group, (system, first inner group,
+    number of inner groups)."""
+    parts, where, index = [], {}, 1
+    for system, pattern in _NUMBERINGS:
+        parts.append(f"({pattern.pattern})")
+        where[index] = (system, index + 1, pattern.groups)
+        index += 1 + pattern.groups
+    return re.compile("|".join(parts)), where
+
+
+_NUMBERING, _NUMBERING_GROUPS = _combined_numberings()
+
+
 def parse_numbering(s: str) -> Numbering:
     """The section numbering at the start of ``s`` (lead already removed)."""
     if not s or s[0] not in _NUMBER_STARTS:
         return NO_NUMBERING
     folded = fold(s[:16])  # a numbering is short; folding all of s would cost more
-    for system, pattern in _NUMBERINGS:
-        m = pattern.match(folded)
-        if not m:
-            continue
-        raw = m.group(1)
-        if raw.isdigit():
-            value = int(raw)
-        elif raw in _ROMAN:
-            value = _ROMAN[raw]
-        elif raw in _CIRCLED:
-            value = _CIRCLED.index(raw) + 1
-        else:
-            value = chinese_to_int(raw)
-        seps = [g for g in m.groups()[1:] if g]
-        sep = seps[-1] if seps else ""
-        if system in ("cn_space", "arabic_space"):
-            sep = " "
-        return Numbering(system, value, sep, m.end())
-    return NO_NUMBERING
+    m = _NUMBERING.match(folded)
+    if not m:
+        return NO_NUMBERING
+    system, first, count = _NUMBERING_GROUPS[m.lastindex]
+    groups = m.groups()[first - 1:first - 1 + count]
+    raw = groups[0]
+    if raw in _CIRCLED:  # before isdigit(), which is true of ① but int() cannot read it
+        value = _CIRCLED.index(raw) + 1
+    elif raw.isdigit():
+        value = int(raw)
+    elif raw in _ROMAN:
+        value = _ROMAN[raw]
+    else:
+        value = chinese_to_int(raw)
+    seps = [g for g in groups[1:] if g]
+    sep = seps[-1] if seps else ""
+    if system in ("cn_space", "arabic_space"):
+        sep = " "
+    return Numbering(system, value, sep, m.end())
 
 
 def split_numbering(s: str) -> tuple[Numbering, str]:
@@ -302,13 +290,27 @@ def _shape(raw: str | None) -> str:
 
 @dataclass
 class Candidate:
-    """A line that may be a heading, with its features."""
+    """A line that may be a heading, with its features.
+
+    The features come in three parts, so that scoring can take the fixed-name numeric
+    ones as one matrix and the bigrams without building their names; ``features``
+    joins them into the one dict training vectorises.
+    """
 
     line_index: int
     start: int           # first character after the lead (the section start if chosen)
     end: int             # end of the line's text
     heading: str         # text[start:end]
-    features: dict[str, float]
+    named: dict[str, float]
+    bigrams: list[str]   # the title's character bigrams, each a feature "bg=<bigram>" of 0.5
+    similarity: np.ndarray  # the values of the features _SIMILARITY_NAMES
+
+    @property
+    def features(self) -> dict[str, float]:
+        f = dict(self.named)
+        f.update(dict.fromkeys([_BIGRAM + b for b in self.bigrams], _BIGRAM_VALUE))
+        f.update(zip(_SIMILARITY_NAMES, self.similarity.tolist()))
+        return f
 
 
 #: A line is scored only if it reads like some section's wording at least this
@@ -319,6 +321,7 @@ MIN_SIMILARITY_NUMBERED = 0.3
 STRONG_SIMILARITY = 0.75
 _SIMILARITY_NAMES = [f"{kind}:{key}" for kind in ("ratio", "cov", "prec", "jratio")
                      for key in HEADING_KEYS]
+_BIGRAM, _BIGRAM_VALUE = "bg=", 0.5
 _BEST_NAMES = [f"best={key}" for key in HEADING_KEYS]
 _TLEN_EDGES = (2, 4, 7, 11, 16, 23, 31, 45)
 _EXCESS_EDGES = (-8, -3, 0, 1, 4, 9, 16)
@@ -341,8 +344,7 @@ def candidates(text: str, anchors: Anchors = DEFAULT_ANCHORS) -> list[Candidate]
     Shared by training (which labels these candidates from gold) and
     ``segment`` (which scores them), so the two cannot drift apart.
     """
-    lines = Lines(text)
-    raw = lines.raw
+    raw = text.split("\n")
     picked: list[int] = []
     nexts: list[str] = []   # the next line, when short enough to end a split heading
     n_raw = len(raw)
@@ -368,7 +370,10 @@ def candidates(text: str, anchors: Anchors = DEFAULT_ANCHORS) -> list[Candidate]
             nexts.append(nxt)
     if not picked:
         return []
-    bodies = [lines.content(i) for i in picked]
+    # line i starts at the lengths of the lines before it plus i newlines
+    line_starts = list(accumulate(map(len, raw), initial=0))
+    spans = [_content_span(raw[i]) for i in picked]  # (lead, end) within each picked line
+    bodies = [raw[i][lead:end] for i, (lead, end) in zip(picked, spans)]
     parsed = [split_numbering(b) for b in bodies]
     titles = [t.rstrip(_TRAILING) or t for _, t in parsed]
     n = len(titles)
@@ -428,16 +433,21 @@ def candidates(text: str, anchors: Anchors = DEFAULT_ANCHORS) -> list[Candidate]
     # the first two non-blank lines (a report's title lives there)
     first = _nonblank_neighbour(raw, -1, 1)
     opening = {first, _nonblank_neighbour(raw, first, 1) if first is not None else None}
-    similarity_rows = np.hstack([ratio, cov, prec, jratio]).tolist()
+    similarity_rows = np.hstack([ratio, cov, prec, jratio])
+    n_strong = len(strong)
+    strong_lines = {li for li, _, _ in strong}
+    strong_keys = [k for _, k, _ in strong]
+    strong_systems = [sy for _, _, sy in strong]
 
     out: list[Candidate] = []
     for j in keep:
         i = picked[j]
-        ln = lines[i]
+        line_start = line_starts[i] + i
+        content, end = line_start + spans[j][0], line_start + spans[j][1]
         s = bodies[j]
         numbering = parsed[j][0]
         title = titles[j]
-        lead = text[ln.start:ln.content]
+        lead = text[line_start:content]
         best = best_key[j]
         top = ratio_l[j][best]
         f: dict[str, float] = {"bias": 1.0, "sys=" + numbering.system: 1.0,
@@ -464,8 +474,7 @@ def candidates(text: str, anchors: Anchors = DEFAULT_ANCHORS) -> list[Candidate]
             f["joined_exact"] = 1.0
         # the words of the title (character bigrams): 申请 speaks for applications
         # whatever the wording around it
-        f.update(dict.fromkeys(["bg=" + title[c:c + 2] for c in range(min(len(title), 24) - 1)], 0.5))
-        f.update(zip(_SIMILARITY_NAMES, similarity_rows[j]))
+        bigrams = list(dict.fromkeys([title[c:c + 2] for c in range(min(len(title), 24) - 1)]))
         # length and punctuation of the title
         f["tlen=" + _bucket(len(title), _TLEN_EDGES)] = 1.0
         f["tlen"] = min(len(title), 60) / 60
@@ -510,13 +519,12 @@ def candidates(text: str, anchors: Anchors = DEFAULT_ANCHORS) -> list[Candidate]
             f["seq_prev=" + str(seq_prev[j])] = 1.0
         if j in seq_next:
             f["seq_next=" + str(seq_next[j])] = 1.0
-        n_others = against = same_key = same_sys = 0
-        for li, k, sy in strong:
-            if li != i:
-                n_others += 1
-                against += (li < i and k > best) or (li > i and k < best)
-                same_key += k == best
-                same_sys += sy == numbering.system
+        # (a line is never against itself: it is neither before nor after itself)
+        against = sum(1 for li, k, _ in strong if (li < i and k > best) or (li > i and k < best))
+        is_strong = i in strong_lines
+        n_others = n_strong - is_strong
+        same_key = strong_keys.count(best) - is_strong
+        same_sys = strong_systems.count(numbering.system) - is_strong
         if n_others:
             f["order_against"] = min(against, 4) / 4
             f["order_with"] = min(n_others - against, 5) / 5
@@ -525,12 +533,12 @@ def candidates(text: str, anchors: Anchors = DEFAULT_ANCHORS) -> list[Candidate]
         else:
             f["alone"] = 1.0
         # position in the document
-        pos = ln.content / n_text
+        pos = content / n_text
         f["pos"] = pos
         f["posb=" + _bucket(pos, _POS_EDGES)] = 1.0
         if i in opening:
             f["first_lines"] = 1.0
-        out.append(Candidate(i, ln.content, ln.end, s, f))
+        out.append(Candidate(i, content, end, s, f, bigrams, similarity_rows[j]))
     return out
 
 
@@ -568,6 +576,14 @@ class SectionModel:
                 self._coef[row] = coef[self._classes.index(cls)]
                 self._intercept[row] = intercept[self._classes.index(cls)]
         self._coef_t = self._coef.T.copy()
+        self._coef_t_padded = np.vstack([self._coef_t, np.zeros((1, len(order)))])
+        # Candidate parts scored without their feature names: the bigrams by their own
+        # text, the similarity values as one matrix product.
+        self._bigram_index = {name[len(_BIGRAM):]: j for name, j in self._vocabulary.items()
+                              if name.startswith(_BIGRAM)}
+        unknown = len(self._vocabulary)
+        self._similarity_coef = self._coef_t_padded[
+            [self._vocabulary.get(name, unknown) for name in _SIMILARITY_NAMES]]
 
     # storage
     def save(self, directory: Path) -> None:
@@ -604,11 +620,36 @@ class SectionModel:
             return np.zeros((0, len(HEADING_KEYS) + 1))
         return self.log_proba_matrix(self.matrix(feats))
 
-    def log_proba_matrix(self, X) -> np.ndarray:
-        """``log_proba`` of rows already vectorised (dense or sparse) with this vocabulary."""
-        logits = np.asarray(X @ self._coef_t) + self._intercept
+    def score(self, found: list[Candidate]) -> np.ndarray:
+        """``log_proba`` of candidates, from their parts (the same sums, without
+        building each candidate's feature dict)."""
+        if not found:
+            return np.zeros((0, len(HEADING_KEYS) + 1))
+        lens = [len(c.named) + len(c.bigrams) for c in found]
+        if 0 in lens:  # (candidates() always gives "bias"; reduceat cannot sum an empty row)
+            return self.log_proba([c.features for c in found])
+        get, bigram = self._vocabulary.get, self._bigram_index.get
+        unknown = len(self._vocabulary)  # a zero row of weights, for names the model does not know
+        n = sum(lens)
+        # (C-level iteration: map/chain instead of comprehensions)
+        cols = np.fromiter(chain.from_iterable(
+            chain(map(get, c.named, repeat(unknown)), map(bigram, c.bigrams, repeat(unknown))) for c in found),
+            np.intp, n)
+        vals = np.fromiter(chain.from_iterable(
+            chain(c.named.values(), repeat(_BIGRAM_VALUE, len(c.bigrams))) for c in found), float, n)
+        starts = np.fromiter(accumulate(lens[:-1], initial=0), np.intp, len(found))
+        logits = np.add.reduceat(self._coef_t_padded[cols] * vals[:, None], starts, axis=0)
+        logits += np.vstack([c.similarity for c in found]) @ self._similarity_coef
+        return self._normalise(logits)
+
+    def _normalise(self, logits: np.ndarray) -> np.ndarray:
+        logits += self._intercept
         logits -= logits.max(axis=1, keepdims=True)
         return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+
+    def log_proba_matrix(self, X) -> np.ndarray:
+        """``log_proba`` of rows already vectorised (dense or sparse) with this vocabulary."""
+        return self._normalise(np.asarray(X @ self._coef_t))
 
 
 # --- decoding ---------------------------------------------------------------------------
@@ -625,10 +666,10 @@ def decode(scores: np.ndarray) -> list[tuple[int, int]]:
     # best[k]: best total of a path whose last section is k (k = -1: none yet),
     # kept with a back-pointer chain.
     best = [0.0] + [-math.inf] * n_keys
-    chain: list[tuple | None] = [None] * (n_keys + 1)
+    links: list[tuple | None] = [None] * (n_keys + 1)
     for r in range(n_rows):
         row = scores[r]
-        new_best, new_chain = list(best), list(chain)
+        new_best, new_links = list(best), list(links)
         prefix_val, prefix_idx = best[0], 0
         for k in range(n_keys):
             # best path ending at a section < k (index k in `best`, shifted by one)
@@ -636,11 +677,11 @@ def decode(scores: np.ndarray) -> list[tuple[int, int]]:
                 prefix_val, prefix_idx = best[k], k
             total = prefix_val + row[k]
             if row[k] > 0 and total > new_best[k + 1]:
-                new_best[k + 1], new_chain[k + 1] = total, ((r, k), chain[prefix_idx])
-        best, chain = new_best, new_chain
+                new_best[k + 1], new_links[k + 1] = total, ((r, k), links[prefix_idx])
+        best, links = new_best, new_links
     end = int(np.argmax(best))
     out: list[tuple[int, int]] = []
-    node = chain[end]
+    node = links[end]
     while node is not None:
         out.append(node[0])
         node = node[1]
@@ -658,7 +699,7 @@ def segment(doc: Document, model: SectionModel) -> list[Section]:
     found = candidates(text, model.anchors)
     picked: list[tuple[Candidate, str]] = []
     if found:
-        logp = model.log_proba([c.features for c in found])
+        logp = model.score(found)
         scores = logp[:, 1:] - logp[:, :1]
         scores += model.presence_bonus
         picked = [(found[r], HEADING_KEYS[k]) for r, k in decode(scores)]
