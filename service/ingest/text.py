@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from service.types import Document, ExtractionError
 
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
@@ -10,12 +12,16 @@ _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "
 _ALLOWED_CONTROLS = set("\t\n\r\f\v")
 
 
+#: Control characters (C0 and C1) other than the allowed ones.
+_CONTROL = re.compile("[^" + re.escape("".join(sorted(_ALLOWED_CONTROLS))) + "\x20-\x7e\xa0-\U0010ffff]")
+
+
 def _looks_binary(text: str) -> bool:
     """Many control characters: decoded bytes that were never text."""
     sample = text[:20000]
     if not sample:
         return False
-    controls = sum(1 for ch in sample if (ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0) and ch not in _ALLOWED_CONTROLS)
+    controls = len(_CONTROL.findall(sample))  # (a loop over the characters cost ~0.3 ms a report)
     return controls > max(2, len(sample) // 100)
 
 
@@ -28,7 +34,7 @@ def _mostly_utf8(data: bytes) -> str | None:
     """
     text = data.decode("utf-8", errors="replace")
     bad = text.count("\ufffd")
-    multibyte = sum(1 for ch in text if ord(ch) > 0x7F) - bad
+    multibyte = len(text) - len(text.encode("ascii", "ignore")) - bad  # characters beyond ASCII
     if multibyte >= 20 and bad * 20 <= multibyte:
         return text
     return None
