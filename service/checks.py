@@ -300,19 +300,24 @@ def check_applications(cells: _Cells, extraction: Extraction) -> list[CheckField
 
     for row in application_rows(extraction):
         rule = "applications.row_total"
-        part_v, part_c, part_s, part_p = cells.gather(t, [(row, c) for c in APPLICANT_PARTS])
-        tot_v, tot_c, tot_s, tot_p = cells.gather(t, [(row, "total")])
-        if part_p or tot_p:
-            out.append(_unknown(rule, row, _reasons(part_p + tot_p), part_c + tot_c, part_s + tot_s))
-            continue
-        expected, found = sum(part_v), tot_v[0]
-        ok = _equal(expected, found)
-        detail = " + ".join(_num(v) for v in part_v) + f" = {_num(expected)}, total = {_num(found)}"
-        if not ok:
-            detail += f" ({_off_by(expected, found)})"
-        out.append(CheckFields(rule=rule, scope=row, ok=ok, expected=expected, found=found, detail=detail,
-                         cells=part_c + tot_c, spans=part_s + tot_s))
+        out.append(_row_sum_check(cells, t, rule, row, APPLICANT_PARTS))
     return out
+
+
+def _row_sum_check(cells: _Cells, table: str, rule: str, row: str,
+                   parts: tuple[str, ...] | list[str]) -> CheckFields:
+    """One row's ``total`` column against the sum of its ``parts`` columns."""
+    part_v, part_c, part_s, part_p = cells.gather(table, [(row, c) for c in parts])
+    tot_v, tot_c, tot_s, tot_p = cells.gather(table, [(row, "total")])
+    if part_p or tot_p:
+        return _unknown(rule, row, _reasons(part_p + tot_p), part_c + tot_c, part_s + tot_s)
+    expected, found = sum(part_v), tot_v[0]
+    ok = _equal(expected, found)
+    detail = " + ".join(_num(v) for v in part_v) + f" = {_num(expected)}, total = {_num(found)}"
+    if not ok:
+        detail += f" ({_off_by(expected, found)})"
+    return CheckFields(rule=rule, scope=row, ok=ok, expected=expected, found=found, detail=detail,
+                       cells=part_c + tot_c, spans=part_s + tot_s)
 
 
 # --- table 4 -------------------------------------------------------------------
@@ -325,18 +330,7 @@ def check_review_litigation(cells: _Cells) -> list[CheckFields]:
     out: list[CheckFields] = []
     cells.resolve_rows(t, REVIEW_GROUPS, REVIEW_COLUMNS)
     for group in REVIEW_GROUPS:
-        part_v, part_c, part_s, part_p = cells.gather(t, [(group, c) for c in REVIEW_PARTS])
-        tot_v, tot_c, tot_s, tot_p = cells.gather(t, [(group, "total")])
-        if part_p or tot_p:
-            out.append(_unknown(rule, group, _reasons(part_p + tot_p), part_c + tot_c, part_s + tot_s))
-            continue
-        expected, found = sum(part_v), tot_v[0]
-        ok = _equal(expected, found)
-        detail = " + ".join(_num(v) for v in part_v) + f" = {_num(expected)}, total = {_num(found)}"
-        if not ok:
-            detail += f" ({_off_by(expected, found)})"
-        out.append(CheckFields(rule=rule, scope=group, ok=ok, expected=expected, found=found, detail=detail,
-                         cells=part_c + tot_c, spans=part_s + tot_s))
+        out.append(_row_sum_check(cells, t, rule, group, REVIEW_PARTS))
     return out
 
 

@@ -9,10 +9,11 @@ How a figure is found:
 2. **Candidates.** Every number in the view (Arabic, full-width, Chinese numerals, ``万``),
    with the unit written after it. Numbers that are never metrics — dates, percentages,
    ranges, phone numbers, ordinals, list numbers, model names — are dropped by rule.
-3. **Features.** The unit, the jieba tokens (a blank spaCy ``zh`` pipeline with the jieba
-   segmenter, run only on the sentence around a candidate, once per sentence) of the clause
-   before the figure, of the clause before that and of the words after it, and keyword
-   groups (channels, verbs, things that are never metrics) found in those places.
+3. **Features.** The unit, the jieba tokens (the tokenizer of a blank spaCy ``zh`` pipeline
+   with the jieba segmenter, run only on the part of the figure's clause before the number
+   and the part after its unit) of the clause before the figure and of the words after it,
+   and keyword groups (channels, verbs, things that are never metrics) found in the
+   figure's clause, the clause before it and its sentence.
 4. **Two linear classifiers.** The metric type (or ``none``), and for published items the
    channel. Both predict once per document.
 5. **Evidence span.** From the first channel or keyword of the figure's clause (the previous

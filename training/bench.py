@@ -20,9 +20,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -140,6 +140,30 @@ def _children(pid: int) -> list[int]:
     return [int(c) for c in out]
 
 
+def _load(url: str, texts: list[str], clients: int) -> tuple[list[float], int]:
+    """POST every text once from ``clients`` concurrent clients; latencies and error count."""
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+
+    def worker(chunk: list[str]) -> None:
+        nonlocal errors
+        with httpx.Client(timeout=60) as client:
+            for text in chunk:
+                t = time.perf_counter()
+                r = client.post(f"{url}/v1/extract", json={"text": text})
+                dt = time.perf_counter() - t
+                with lock:
+                    latencies.append(dt)
+                    errors += r.status_code != 200
+
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(worker, [texts[i::clients] for i in range(clients)]))
+    return latencies, errors
+
+
 def bench_http(texts: list[str], concurrencies=(1, 4, 16), requests_per_level: int = 200,
                in_process_rate: float | None = None) -> dict:
     import httpx
@@ -167,26 +191,9 @@ def bench_http(texts: list[str], concurrencies=(1, 4, 16), requests_per_level: i
         result: dict = {"startup_to_first_answer_s": round(startup, 2) if startup else None,
                         "levels": {}}
         for conc in concurrencies:
-            latencies: list[float] = []
-            errors = 0
-            lock = threading.Lock()
             jobs = [texts[i % len(texts)] for i in range(requests_per_level)]
-
-            def worker(chunk: list[str]) -> None:
-                nonlocal errors
-                with httpx.Client(timeout=60) as client:
-                    for text in chunk:
-                        t = time.perf_counter()
-                        r = client.post(f"{url}/v1/extract", json={"text": text})
-                        dt = time.perf_counter() - t
-                        with lock:
-                            latencies.append(dt)
-                            errors += r.status_code != 200
-
-            chunks = [jobs[i::conc] for i in range(conc)]
             start = time.perf_counter()
-            with ThreadPoolExecutor(conc) as pool:
-                list(pool.map(worker, chunks))
+            latencies, errors = _load(url, jobs, conc)
             wall = time.perf_counter() - start
             level = {"requests": len(latencies), "errors": errors,
                      "requests_per_s": round(len(latencies) / wall, 1),
