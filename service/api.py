@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 
 import service
-from service import ingest, pipeline
+from service import pipeline
 from service.types import Extraction, ExtractionError
 
 log = logging.getLogger("govreport.api")
@@ -238,15 +238,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         models = pipeline.get_models()
 
         def run() -> dict:
-            # pipeline.extract, with the length limit checked between ingestion and the stages
-            doc = ingest.read(source, filename=filename)
-            if len(doc.text) > settings.max_chars:
-                raise ExtractionError("too_long", f"the document has {len(doc.text)} characters; "
-                                                  f"the limit is {settings.max_chars}")
-            result = pipeline.extract_document(doc, models).model_dump()
-            if include_text:
-                result["text"] = doc.text
-            return result
+            return pipeline.extract(source, filename, include_text=include_text, models=models,
+                                    max_chars=settings.max_chars)
 
         try:
             with anyio.fail_after(settings.timeout_s):

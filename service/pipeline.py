@@ -100,13 +100,18 @@ def extract_document(doc: Document, models: Models | None = None) -> Extraction:
 
 
 def extract(source: bytes | str, filename: str | None = None, *,
-            include_text: bool = False, models: Models | None = None) -> dict:
+            include_text: bool = False, models: Models | None = None,
+            max_chars: int | None = None) -> dict:
     """Read one report (text or file bytes) and return the spec's JSON as a dict.
 
-    Raises ``ExtractionError`` (with a stable ``code``) when the input cannot be
-    read as a report.
+    ``max_chars`` refuses a derived text longer than that (code ``too_long``)
+    before the stages run. Raises ``ExtractionError`` (with a stable ``code``)
+    when the input cannot be read as a report.
     """
     doc = ingest.read(source, filename=filename)
+    if max_chars is not None and len(doc.text) > max_chars:
+        raise ExtractionError("too_long", f"the document has {len(doc.text)} characters; "
+                                          f"the limit is {max_chars}")
     extraction = extract_document(doc, models)
     if include_text:
         extraction.text = doc.text
