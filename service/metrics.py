@@ -572,8 +572,8 @@ class MetricModel:
     def load(cls, directory: Path) -> MetricModel:
         data = modelstore.load(Path(directory) / MODEL_FILE)
         get_nlp()  # build the spaCy/jieba pipeline now, not on the first request
-        return cls(type_model=modelstore.estimator_from_dict(data["type_model"]),
-                   channel_model=modelstore.estimator_from_dict(data["channel_model"]),
+        return cls(type_model=modelstore.linear_pipeline(data["type_model"]),
+                   channel_model=modelstore.linear_pipeline(data["channel_model"]),
                    info=data.get("info", {}))
 
     def predict(self, cands: list[Candidate]) -> list[tuple[str, str | None]]:

@@ -8,6 +8,12 @@ Only the estimator kinds the project uses are supported: ``DictVectorizer``,
 ``TfidfVectorizer``/``CountVectorizer`` and the linear classifiers
 (``LogisticRegression``, ``LinearSVC``, ``SGDClassifier``), alone or chained in a
 ``Pipeline``.  Anything else raises ``TypeError`` at save time.
+
+Inference never imports scikit-learn (a second of start-up): :func:`linear_pipeline`
+rebuilds a stored DictVectorizer + linear classifier as plain weights that expose
+the fitted attributes the model classes read (``vocabulary_``, ``classes_``,
+``coef_``, ``intercept_``).  Training and :func:`estimator_from_dict` import it
+when they need a real estimator.
 """
 
 from __future__ import annotations
@@ -19,17 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.feature_extraction import DictVectorizer
-from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
-from sklearn.linear_model import LogisticRegression, SGDClassifier
-from sklearn.pipeline import Pipeline
-from sklearn.svm import LinearSVC
 
 FORMAT_VERSION = 1
 
-_LINEAR = {"LogisticRegression": LogisticRegression, "LinearSVC": LinearSVC,
-           "SGDClassifier": SGDClassifier}
-_TEXT = {"TfidfVectorizer": TfidfVectorizer, "CountVectorizer": CountVectorizer}
+_LINEAR = ("LogisticRegression", "LinearSVC", "SGDClassifier")
+_TEXT = ("TfidfVectorizer", "CountVectorizer")
 # Constructor parameters of the text vectorisers that survive a round trip
 # (callables such as a custom analyzer cannot, and are refused).
 _TEXT_PARAMS = ("analyzer", "ngram_range", "lowercase", "min_df", "max_df", "max_features",
@@ -44,6 +44,11 @@ def _round(values: np.ndarray) -> list:
 
 def estimator_to_dict(est: Any) -> dict:
     """Describe a fitted estimator as JSON-ready data."""
+    if isinstance(est, _Stored):
+        return est.data  # loaded by linear_pipeline: saved back as it was read
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.pipeline import Pipeline
+
     name = type(est).__name__
     if isinstance(est, Pipeline):
         return {"kind": "Pipeline",
@@ -71,7 +76,16 @@ def estimator_to_dict(est: Any) -> dict:
 
 
 def estimator_from_dict(data: dict) -> Any:
-    """Rebuild an estimator written by :func:`estimator_to_dict`."""
+    """Rebuild a scikit-learn estimator written by :func:`estimator_to_dict`."""
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression, SGDClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.svm import LinearSVC
+
+    linear = {"LogisticRegression": LogisticRegression, "LinearSVC": LinearSVC,
+              "SGDClassifier": SGDClassifier}
+    text = {"TfidfVectorizer": TfidfVectorizer, "CountVectorizer": CountVectorizer}
     kind = data.get("kind")
     if kind == "Pipeline":
         return Pipeline([(n, estimator_from_dict(s)) for n, s in data["steps"]])
@@ -84,19 +98,63 @@ def estimator_from_dict(data: dict) -> Any:
         params = dict(data["params"])
         if "ngram_range" in params:
             params["ngram_range"] = tuple(params["ngram_range"])
-        est = _TEXT[kind](**params)
+        est = text[kind](**params)
         est.vocabulary_ = {t: i for i, t in enumerate(data["vocabulary"])}
         if "idf" in data:
             est.idf_ = np.asarray(data["idf"], dtype=float)
         return est
     if kind in _LINEAR:
-        est = _LINEAR[kind]()
+        est = linear[kind]()
         est.classes_ = np.asarray(data["classes"])
         est.coef_ = np.asarray(data["coef"], dtype=float)
         est.intercept_ = np.asarray(data["intercept"], dtype=float)
         est.n_features_in_ = est.coef_.shape[1]
         return est
     raise ValueError(f"unknown estimator kind in model file: {kind!r}")
+
+
+class _Stored:
+    """A stored estimator read back without scikit-learn; ``data`` is what was stored."""
+
+    def __init__(self, data: dict):
+        self.data = data
+
+
+class StoredVectorizer(_Stored):
+    """A DictVectorizer's fitted vocabulary."""
+
+    def __init__(self, data: dict):
+        super().__init__(data)
+        self.feature_names_: list[str] = list(data["feature_names"])
+        self.vocabulary_ = {f: i for i, f in enumerate(self.feature_names_)}
+
+
+class StoredLinear(_Stored):
+    """A linear classifier's fitted weights."""
+
+    def __init__(self, data: dict):
+        super().__init__(data)
+        self.classes_ = np.asarray(data["classes"])
+        self.coef_ = np.asarray(data["coef"], dtype=float)
+        self.intercept_ = np.asarray(data["intercept"], dtype=float)
+
+
+class StoredPipeline(_Stored):
+    """``steps`` as a scikit-learn Pipeline names them: [(name, step), …]."""
+
+    def __init__(self, data: dict, steps: list[tuple[str, _Stored]]):
+        super().__init__(data)
+        self.steps = steps
+
+
+def linear_pipeline(data: dict) -> StoredPipeline:
+    """A stored DictVectorizer + linear classifier pipeline, as weights for inference."""
+    steps = data.get("steps") if data.get("kind") == "Pipeline" else None
+    kinds = [step.get("kind") for _, step in steps] if steps else []
+    if len(kinds) != 2 or kinds[0] != "DictVectorizer" or kinds[1] not in _LINEAR:
+        raise ValueError(f"expected a DictVectorizer + linear classifier pipeline, got {kinds or data.get('kind')!r}")
+    (vec_name, vec), (clf_name, clf) = steps
+    return StoredPipeline(data, [(vec_name, StoredVectorizer(vec)), (clf_name, StoredLinear(clf))])
 
 
 def save(path: str | Path, payload: dict) -> None:

@@ -600,7 +600,7 @@ class SectionModel:
         if data.get("kind") != "sections" or data.get("feature_version") != FEATURE_VERSION:
             raise ValueError(f"{path}: not a section model of feature version {FEATURE_VERSION}; "
                              "run `govreport train`")
-        return cls(modelstore.estimator_from_dict(data["estimator"]), data.get("meta"))
+        return cls(modelstore.linear_pipeline(data["estimator"]), data.get("meta"))
 
     # scoring
     def matrix(self, feats: list[dict[str, float]]) -> np.ndarray:

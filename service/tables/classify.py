@@ -177,7 +177,7 @@ class RowModel:
             # Untrained: the template-similarity fallback below still reads tables.
             return cls()
         data = modelstore.load(path)
-        return cls.from_pipeline(modelstore.estimator_from_dict(data["pipeline"]), data.get("meta"))
+        return cls.from_pipeline(modelstore.linear_pipeline(data["pipeline"]), data.get("meta"))
 
     # -- prediction: one matrix product per document --
     def predict_proba(self, rows: list[TableRow]) -> np.ndarray:
