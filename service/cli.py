@@ -7,6 +7,7 @@ non-zero exit code, never a traceback.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -39,6 +40,9 @@ def _progress(total: int, enabled: bool):
 
 # --- extract ------------------------------------------------------------------
 
+# The models a worker process uses.  Forked workers inherit the parent's, loaded
+# once before the pool starts, so a worker costs nothing to start; where fork is
+# unavailable each worker loads its own (_init_worker).
 _worker_models = None
 
 
@@ -70,6 +74,14 @@ def _extract_one(path: str, include_text: bool = False) -> dict:
     return {"source": path, **result}
 
 
+def _extract_line(path: str, include_text: bool = False) -> tuple[str | None, str]:
+    """(error message or None, the JSON line) of one file: serialised in the worker,
+    so the parent only writes lines."""
+    result = _extract_one(path, include_text)
+    error = f"{result['source']}: {result['error']['detail']}" if "error" in result else None
+    return error, json.dumps(result, ensure_ascii=False) + "\n"
+
+
 def _models_or_fail(models_dir: Path | None):
     from service.pipeline import Models, reload_models
 
@@ -77,6 +89,13 @@ def _models_or_fail(models_dir: Path | None):
         return reload_models(models_dir) if models_dir else Models.load()
     except (FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
+
+
+def _pool(jobs: int, models_dir: Path | None) -> ProcessPoolExecutor:
+    if "fork" in multiprocessing.get_all_start_methods():  # workers inherit _worker_models
+        return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"))
+    return ProcessPoolExecutor(jobs, initializer=_init_worker,
+                               initargs=(str(models_dir) if models_dir else None,))
 
 
 @app.command()
@@ -87,33 +106,34 @@ def extract(
     models: Annotated[Path | None, typer.Option(help="Models directory")] = None,
 ) -> None:
     """Print one JSON object per file (JSON Lines); exit 1 if any file failed."""
-    _models_or_fail(models)
+    global _worker_models
+    _worker_models = _models_or_fail(models)
     jobs = jobs or os.cpu_count() or 1
     jobs = max(1, min(jobs, len(files)))
     failed = 0
     show = len(files) > 1 and err.is_terminal
 
-    def emit(result: dict) -> None:
+    def emit(error: str | None, line: str) -> None:
         nonlocal failed
-        if "error" in result:
+        if error:
             failed += 1
-            err.print(f"govreport: {result['source']}: {result['error']['detail']}",
-                      markup=False, highlight=False)
-        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+            err.print(f"govreport: {error}", markup=False, highlight=False)
+        sys.stdout.write(line)
 
     with _progress(len(files), show) as bar:
         task = bar.add_task("extracting", total=len(files))
         if jobs == 1:
             for path in files:
-                emit(_extract_one(path, include_text))
+                emit(*_extract_line(path, include_text))
                 bar.advance(task)
         else:
-            with ProcessPoolExecutor(jobs, initializer=_init_worker,
-                                     initargs=(str(models) if models else None,)) as pool:
-                chunk = max(1, len(files) // (jobs * 8))
-                for result in pool.map(_extract_one, files, [include_text] * len(files),
-                                       chunksize=chunk):
-                    emit(result)
+            with _pool(jobs, models) as pool:
+                # chunks big enough to keep inter-process traffic small, small
+                # enough for the progress bar to move and the cores to finish together
+                chunk = max(1, min(16, len(files) // (jobs * 8)))
+                for error, line in pool.map(_extract_line, files, [include_text] * len(files),
+                                            chunksize=chunk):
+                    emit(error, line)
                     bar.advance(task)
     sys.stdout.flush()
     if failed:

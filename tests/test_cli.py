@@ -35,6 +35,16 @@ def test_extract_with_several_jobs_keeps_input_order():
     assert [json.loads(line)["source"] for line in run.stdout.splitlines()] == SEEDS
 
 
+def test_worker_processes_give_the_same_lines_as_one_process(tmp_path):
+    missing = str(tmp_path / "missing.txt")
+    files = [*SEEDS, missing, *SEEDS]
+    one = govreport("extract", "--jobs", "1", *files)
+    two = govreport("extract", "--jobs", "2", *files)
+    assert one.returncode == two.returncode == 1
+    assert two.stdout == one.stdout
+    assert two.stderr.strip() == f"govreport: {missing}: no such file"
+
+
 def test_bad_files_get_an_error_line_a_one_line_reason_and_exit_1(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")
