@@ -23,7 +23,7 @@ from typing import Any
 import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
@@ -186,7 +186,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         # Once per worker process: every request then shares these models.
-        models = pipeline.reload_models(settings.models_dir)
+        # (`govreport serve` has loaded them already when it runs a single worker)
+        models = (pipeline.reload_models(settings.models_dir) if settings.models_dir
+                  else pipeline.get_models())
         log.info("models %s loaded from %s", models.version, models.directory)
         yield
 
@@ -231,15 +233,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post("/v1/extract", response_model=Extraction, responses=_ERROR_RESPONSES,
               openapi_extra={"requestBody": _EXTRACT_BODY},
               summary="Read one report (file upload, JSON text or raw body) into the spec's JSON")
-    async def extract(request: Request, include_text: bool = False) -> JSONResponse:
+    async def extract(request: Request, include_text: bool = False) -> Response:
         source, filename = await _source_from_request(request, settings)
         if not source:
             raise ApiError(422, "empty", "the request carries no document")
         models = pipeline.get_models()
 
-        def run() -> dict:
-            return pipeline.extract(source, filename, include_text=include_text, models=models,
-                                    max_chars=settings.max_chars)
+        def run() -> str:
+            # pydantic writes the JSON itself: no intermediate dict for json.dumps to walk
+            extraction = pipeline.read_report(source, filename, include_text=include_text,
+                                              models=models, max_chars=settings.max_chars)
+            return extraction.model_dump_json(exclude={"text"} if not include_text else None)
 
         try:
             with anyio.fail_after(settings.timeout_s):
@@ -251,9 +255,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise ApiError(status, exc.code, exc.detail) from exc
         except RecursionError as exc:  # pathological nesting in a document
             raise ApiError(422, "unreadable", "the document is nested too deeply to read") from exc
-        if not include_text:
-            result.pop("text", None)
-        return JSONResponse(result)
+        return Response(result, media_type="application/json")
 
     @app.post("/v1/admin/reload", response_model=ReloadResult,
               responses={403: {"model": ErrorBody}, 404: {"model": ErrorBody}, 503: {"model": ErrorBody}})

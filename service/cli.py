@@ -83,10 +83,10 @@ def _extract_line(path: str, include_text: bool = False) -> tuple[str | None, st
 
 
 def _models_or_fail(models_dir: Path | None):
-    from service.pipeline import Models, reload_models
+    from service.pipeline import get_models, reload_models
 
-    try:
-        return reload_models(models_dir) if models_dir else Models.load()
+    try:  # loaded into the process-wide slot: the commands and the server reuse them
+        return reload_models(models_dir) if models_dir else get_models()
     except (FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
 

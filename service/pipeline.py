@@ -99,10 +99,10 @@ def extract_document(doc: Document, models: Models | None = None) -> Extraction:
     return extraction
 
 
-def extract(source: bytes | str, filename: str | None = None, *,
-            include_text: bool = False, models: Models | None = None,
-            max_chars: int | None = None) -> dict:
-    """Read one report (text or file bytes) and return the spec's JSON as a dict.
+def read_report(source: bytes | str, filename: str | None = None, *,
+                include_text: bool = False, models: Models | None = None,
+                max_chars: int | None = None) -> Extraction:
+    """Read one report (text or file bytes) into an ``Extraction``.
 
     ``max_chars`` refuses a derived text longer than that (code ``too_long``)
     before the stages run. Raises ``ExtractionError`` (with a stable ``code``)
@@ -115,4 +115,12 @@ def extract(source: bytes | str, filename: str | None = None, *,
     extraction = extract_document(doc, models)
     if include_text:
         extraction.text = doc.text
-    return extraction.model_dump(exclude_none=False)
+    return extraction
+
+
+def extract(source: bytes | str, filename: str | None = None, *,
+            include_text: bool = False, models: Models | None = None,
+            max_chars: int | None = None) -> dict:
+    """The spec's JSON of one report as a dict (see ``read_report``)."""
+    return read_report(source, filename, include_text=include_text, models=models,
+                       max_chars=max_chars).model_dump(exclude_none=False)
