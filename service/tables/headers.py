@@ -67,6 +67,16 @@ def norm_header(text: str) -> str:
     return _NOISE.sub("", fold(text))
 
 
+#: Per table: the longest text that can match a synonym (by containment, or fuzzily:
+#: see below), and the synonyms fuzzy matching considers.
+_LONGEST = {table: max(len(syn) for syns in names.values() for syn in syns)
+            for table, names in COLUMN_NAMES.items()}
+_MATCHABLE = {table: max(n + 6, n * 3 // 2) for table, n in _LONGEST.items()}
+_FUZZY = {table: [(syn, key) for key, syns in names.items() for syn in syns if len(syn) >= 3]
+          for table, names in COLUMN_NAMES.items()}
+_FUZZY_CUTOFF = 80
+
+
 @lru_cache(maxsize=8192)
 def match_column(text: str, table: str, exact: bool = False) -> str | None:
     """The column key (or ``@group``) a header cell names in ``table``, else None."""
@@ -77,8 +87,8 @@ def match_column(text: str, table: str, exact: bool = False) -> str | None:
     for key, synonyms in names.items():
         if s in synonyms:
             return key
-    if exact:
-        return None
+    if exact or len(s) > _MATCHABLE[table]:
+        return None  # (a sentence of prose, not a header cell: nothing below can match)
     best, best_len = None, 0
     for key, synonyms in names.items():
         for syn in synonyms:
@@ -87,9 +97,12 @@ def match_column(text: str, table: str, exact: bool = False) -> str | None:
     if best is not None:
         return best
     if len(s) >= 3:
-        score, key = max(((fuzz.ratio(s, syn), key) for key, synonyms in names.items()
-                          for syn in synonyms if len(syn) >= 3), default=(0, None))
-        if score >= 80:
+        # fuzz.ratio = 200·LCS / (len(s) + len(syn)) reaches the cutoff only when
+        # neither is more than 1.5 times the other: skip the synonyms that cannot.
+        score, key = max(((fuzz.ratio(s, syn, score_cutoff=_FUZZY_CUTOFF), key)
+                          for syn, key in _FUZZY[table] if 2 * len(s) <= 3 * len(syn)
+                          and 2 * len(syn) <= 3 * len(s)), default=(0, None))
+        if score >= _FUZZY_CUTOFF:
             return key
     return None
 
@@ -135,10 +148,16 @@ def is_header_row(texts: list[str]) -> bool:
     return _is_header_row(tuple(texts))
 
 
+_MATCHABLE_ANY = max(_MATCHABLE.values())
+
+
 @lru_cache(maxsize=4096)
 def _is_header_row(texts: tuple[str, ...]) -> bool:
-    if any(_HEADER_WORDS.search(norm_header(t)) for t in texts):
+    norms = [norm_header(t) for t in texts]
+    if any(_HEADER_WORDS.search(n) for n in norms):
         return True
+    if all(len(n) > _MATCHABLE_ANY and len(t.split()) < 2 for n, t in zip(norms, texts)):
+        return False  # lines of prose: too long to name any column
     for table in COLUMN_NAMES:
         items = row_items(list(texts), table)
         if len(set(items)) >= 2:
