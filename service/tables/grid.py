@@ -168,17 +168,6 @@ class _Line(NamedTuple):
     s: str    # text[start:end]
 
 
-def _lines(text: str, start: int, end: int) -> list[_Line]:
-    lines, pos = [], start
-    for raw in text[start:end].split("\n"):
-        stop = pos + len(raw)
-        if raw.endswith("\r"):
-            raw = raw[:-1]
-        lines.append(_Line(pos, pos + len(raw), raw))
-        pos = stop + 1
-    return lines
-
-
 def _is_separator(s: str) -> bool:
     """A blank line between rows ("\\t" alone is an empty cell, not a separator)."""
     return "\t" not in s and not s.strip(" \u3000\f\r")
@@ -219,27 +208,31 @@ def _pipe_cells(text: str, line: _Line) -> list[GridCell] | None:
 def text_rows(text: str, start: int = 0, end: int | None = None) -> list[GridRow]:
     """Every row of ``text[start:end]``, whatever the layout, with offsets into ``text``."""
     end = len(text) if end is None else end
-    lines = [ln for ln in _lines(text, start, end)
-             if len(ln.s) > 16 or not _FOOTER.fullmatch(ln.s.strip(" \t\u3000\f"))]
-    # Blocks of consecutive non-blank lines.
-    blocks: list[list[_Line]] = []
-    current: list[_Line] = []
-    for ln in lines:
-        if _is_separator(ln.s):
-            if current:
-                blocks.append(current)
-                current = []
-        else:
-            current.append(ln)
-    if current:
-        blocks.append(current)
     rows: list[GridRow] = []
-    for block in blocks:
+    block: list[_Line] = []  # consecutive non-blank lines
+    pos = start
+    for raw in text[start:end].split("\n"):
+        at = pos
+        pos += len(raw) + 1
+        if raw.endswith("\r"):
+            raw = raw[:-1]
+        if len(raw) <= 16 and _FOOTER.fullmatch(raw.strip(" \t\u3000\f")):
+            continue  # page furniture inside the text
+        if _is_separator(raw):
+            if block:
+                rows.extend(_block_rows(text, block))
+                block = []
+        else:
+            block.append(_Line(at, at + len(raw), raw))
+    if block:
         rows.extend(_block_rows(text, block))
     return rows
 
 
 def _block_rows(text: str, block: list[_Line]) -> list[GridRow]:
+    if not any("\t" in ln.s or "|" in ln.s for ln in block):
+        # Lines without cell delimiters (prose, or figures after a label): a row each.
+        return [_row(split_cell(text, ln.start, ln.end), ln.start) for ln in block]
     plain = [ln for ln in block if not ln.s.lstrip().startswith("|")]
     # A tab between two cells (not just leading or trailing ones) means tab rows.
     tab_rows = any("\t" in ln.s.strip("\t") for ln in plain)
