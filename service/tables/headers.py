@@ -62,6 +62,7 @@ _NOISE = re.compile(r"\[bookmark:[^\]]*\]|[\s\W_]+")
 ORG_COLUMNS = APPLICANT_COLUMNS[1:6]
 
 
+@lru_cache(maxsize=8192)  # a cell is asked about once per table
 def norm_header(text: str) -> str:
     """Header text folded, without spaces, punctuation or artefacts."""
     return _NOISE.sub("", fold(text))
