@@ -90,10 +90,11 @@ def extract_document(doc: Document, models: Models | None = None) -> Extraction:
             "not_a_report",
             "no section heading or disclosure table of a 政府信息公开工作年度报告 was found")
     found_metrics = metrics.extract_metrics(doc, sections, models.metrics)
-    # The table result's fields as they are (dumping them to dicts first only to
-    # validate the copies again cost as much as the validation itself).
-    extraction = Extraction(**dict(table_result), sections=sections, metrics=found_metrics,
-                            format=doc.format, warnings=list(doc.warnings))
+    # Every part was built as its declared type by the stages: assembled without
+    # validating it all again (which cost as much as a stage).
+    extraction = Extraction.model_construct(**dict(table_result), sections=sections,
+                                            metrics=found_metrics, format=doc.format,
+                                            warnings=list(doc.warnings))
     extraction.checks = checks.run_checks(extraction, doc.text)
     extraction.audit = checks.summarise(extraction.checks)
     return extraction
