@@ -19,12 +19,20 @@ What published government PDFs (Word/WPS exports) need, and what this does:
   as one line with tab-separated segments, the layout plain-text reports use.
 
 A PDF without a text layer (a scan) is refused: OCR is not supported.
+
+Speed: the parse (pdfminer) is most of the cost, so nothing is done twice or
+quadratically after it: chars are read from pdfminer's layout objects rather than
+pdfplumber's ``page.chars`` dicts, duplicates are removed with an exact copy of
+``dedupe_chars`` without its quadratic sort, ``find_tables`` runs only on pages
+that draw lines, and chars are put in table cells through an index on their
+height.  tests/test_pdf_speed_paths.py checks each against pdfplumber's own.
 """
 
 from __future__ import annotations
 
 import io
 import re
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -153,21 +161,123 @@ _TABLE_SETTINGS = {"vertical_strategy": "lines", "horizontal_strategy": "lines",
                    "snap_tolerance": 3, "join_tolerance": 3, "intersection_tolerance": 3}
 
 
-def _inside(ch: Char, box: tuple[float, float, float, float]) -> bool:
-    x0, top, x1, bottom = box
-    cx, cy = (ch.x0 + ch.x1) / 2, (ch.top + ch.bottom) / 2
-    return x0 <= cx <= x1 and top <= cy <= bottom
+def _dedupe(chars: list[dict]) -> list[dict]:
+    """pdfplumber's ``dedupe_chars`` (default settings) without its quadratic final sort.
+
+    Chars with the same text, orientation, font and size whose positions chain
+    within 1pt (``doctop`` first, then ``x0``, as pdfplumber clusters them) are
+    one char drawn twice (fake bold, shadows): the one nearest the top-left is
+    kept.  The survivors keep their content-stream order.
+    """
+    groups: dict[tuple, list[tuple[float, float, int]]] = {}
+    for i, c in enumerate(chars):
+        key = (c["upright"], c["text"], c["fontname"], c["size"])
+        groups.setdefault(key, []).append((c["doctop"], c["x0"], i))
+    dropped: set[int] = set()
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        group.sort()
+        for same_y in _chained(group, 0):
+            if len(same_y) < 2:
+                continue
+            same_y.sort(key=lambda p: p[1])
+            for same_xy in _chained(same_y, 1):
+                if len(same_xy) > 1:
+                    keep = min(same_xy)  # (doctop, x0, index): the top-left one, first drawn on a tie
+                    dropped.update(i for _, _, i in same_xy if i != keep[2])
+    return [c for i, c in enumerate(chars) if i not in dropped] if dropped else chars
+
+
+def _chained(points: list[tuple[float, float, int]], axis: int,
+             tolerance: float = 1.0) -> list[list[tuple[float, float, int]]]:
+    """Points sorted on ``axis`` split where the gap to the previous one exceeds ``tolerance``."""
+    runs = [[points[0]]]
+    for prev, point in zip(points, points[1:]):
+        if point[axis] > prev[axis] + tolerance:
+            runs.append([point])
+        else:
+            runs[-1].append(point)
+    return runs
+
+
+def _assign_cells(chars: list[Char], tables: list) -> list[tuple[object, list, list[list[int]]]]:
+    """Each ruled table (of at least two cells) with, for each of its cells, the indices
+    of the chars whose centre lies inside the cell.  Edges count as inside, and a char
+    goes to the first cell that holds it (tables in order, cells in order).
+
+    Chars are indexed by the height of their centre, so a cell looks only at the chars
+    in its own band of rows instead of at every char of the page."""
+    if not tables:
+        return []
+    centres = sorted(((c.top + c.bottom) / 2, (c.x0 + c.x1) / 2, i) for i, c in enumerate(chars))
+    ys = [cy for cy, _, _ in centres]
+    used: set[int] = set()
+    out = []
+    for table in tables:
+        cells = [cell for cell in table.cells if cell]
+        if len(cells) < 2:
+            continue  # a framed paragraph is prose
+        per_cell = []
+        for x0, top, x1, bottom in cells:
+            band = centres[bisect_left(ys, top):bisect_right(ys, bottom)]
+            inside = sorted(i for _, cx, i in band if x0 <= cx <= x1 and i not in used)
+            used.update(inside)
+            per_cell.append(inside)
+        out.append((table, cells, per_cell))
+    return out
+
+
+def _layout_chars(page) -> tuple[list[dict], bool, int]:
+    """The page's chars as pdfplumber's char dicts would give them (the keys we use:
+    text, x0, x1, top, bottom, doctop, size, upright, fontname), whether the page
+    draws any line, rectangle or curve (ruling lines), and its count of images.
+
+    Read straight from pdfminer's layout objects: pdfplumber's ``page.chars`` turns
+    every object of the page into a dict of some thirty resolved attributes (colours,
+    matrices, …), which costs about a quarter of the parse and which we do not use.
+    The coordinates are computed exactly as pdfplumber computes them."""
+    from pdfminer.layout import LTChar, LTContainer, LTCurve, LTImage
+    from pdfplumber.page import fix_fontname_bytes
+
+    mb_x0, mb_top = page.mediabox[:2]
+    height, doctop = page.height, page.initial_doctop
+    chars: list[dict] = []
+    ruled = False
+    images = 0
+    stack = [iter(page.layout)]
+    while stack:  # depth first, in drawing order (pdfplumber's order)
+        for obj in stack[-1]:
+            if isinstance(obj, LTChar):
+                top = (height - obj.y1) + mb_top
+                x0, x1 = (obj.x0 + mb_x0, obj.x1 + mb_x0) if mb_x0 != 0 else (obj.x0, obj.x1)
+                fontname = obj.fontname
+                if isinstance(fontname, bytes):  # rare byte-encoded font names
+                    fontname = fix_fontname_bytes(fontname)
+                chars.append({"text": obj.get_text(), "x0": x0, "x1": x1, "top": top,
+                              "bottom": (height - obj.y0) + mb_top, "doctop": doctop + top,
+                              "size": obj.size, "upright": obj.upright, "fontname": fontname})
+            elif isinstance(obj, LTCurve):  # lines and rectangles are curves too
+                ruled = True
+            elif isinstance(obj, LTImage):
+                images += 1
+            if isinstance(obj, LTContainer):  # a figure: its content follows it
+                stack.append(iter(obj))
+                break
+        else:
+            stack.pop()
+    return chars, ruled, images
 
 
 def _read_page(page, number: int, offset: float) -> tuple[Page, int, int]:
     """One page's prose lines and ruled tables; also its count of (cid:…) chars and images."""
-    page = page.dedupe_chars()
     width, height = float(page.width), float(page.height)
+    raw, ruled, images = _layout_chars(page)
     chars: list[Char] = []
     undecoded = 0
-    for c in page.chars:
-        text = c.get("text") or ""
-        if not c.get("upright", True) or not text.strip() and text != " ":
+    for c in _dedupe(raw):
+        text = c["text"] or ""
+        if not c["upright"] or not text.strip() and text != " ":
             continue  # rotated text (watermarks, stamps) and control glyphs
         if text.startswith("(cid:"):
             undecoded += 1
@@ -175,22 +285,19 @@ def _read_page(page, number: int, offset: float) -> tuple[Page, int, int]:
         if c["x1"] < 0 or c["x0"] > width or c["bottom"] < 0 or c["top"] > height:
             continue
         chars.append(Char(text, float(c["x0"]), float(c["x1"]), float(c["top"]), float(c["bottom"]),
-                          float(c.get("size") or (c["bottom"] - c["top"]))))
+                          float(c["size"] or (c["bottom"] - c["top"]))))
     result = Page(number, width, height, offset)
+    # Ruled tables come from ruling lines only: a page without any has none.
+    tables = page.find_tables(_TABLE_SETTINGS) if ruled else []
     used: set[int] = set()
-    for table in page.find_tables(_TABLE_SETTINGS):
-        cells = [cell for cell in table.cells if cell]
-        if len(cells) < 2:
-            continue  # a framed paragraph is prose
+    for table, cells, per_cell in _assign_cells(chars, tables):
         frag = TableFragment(number, *_box(table.bbox, offset))
-        for box in cells:
-            inside = [i for i, ch in enumerate(chars) if i not in used and _inside(ch, box)]
-            used.update(inside)
-            x0, top, x1, bottom = box
+        for (x0, top, x1, bottom), inside in zip(cells, per_cell):
             frag.cells.append(PdfCell(float(x0), float(x1), float(top) + offset, float(bottom) + offset,
                                       _cell_text([chars[i] for i in inside])))
+            used.update(inside)
         result.blocks.append(frag)
-    prose = [ch for i, ch in enumerate(chars) if i not in used]
+    prose = [ch for i, ch in enumerate(chars) if i not in used] if used else chars
     for line in _group_lines(prose):
         segments = _segments(line)
         if not segments:
@@ -201,7 +308,7 @@ def _read_page(page, number: int, offset: float) -> tuple[Page, int, int]:
                                   size[0][0] if size else line[0].size, segments,
                                   trailing_space=line[-1].text == " "))
     result.blocks.sort(key=lambda b: b.top)
-    return result, undecoded, len(page.images)
+    return result, undecoded, images
 
 
 def _box(bbox, offset: float) -> tuple[float, float, float, float]:
@@ -332,7 +439,13 @@ def _cluster(values: list[float], tolerance: float = 2.0) -> list[float]:
 
 
 def _index(edges: list[float], v: float) -> int:
-    return min(range(len(edges)), key=lambda i: abs(edges[i] - v))
+    """The index of the edge nearest ``v`` (the lower one on a tie); ``edges`` ascend."""
+    i = bisect_left(edges, v)
+    if i == 0:
+        return 0
+    if i == len(edges) or abs(edges[i - 1] - v) <= abs(edges[i] - v):
+        return i - 1
+    return i
 
 
 def _grid(frag: TableFragment) -> Grid:
