@@ -30,7 +30,7 @@ READABLE = sorted(FIXTURES.glob("*.pdf")) + [FIXTURES / "bad" / "permissions_onl
 KEYS = ("text", "x0", "x1", "top", "bottom", "doctop", "size", "upright", "fontname")
 
 
-def _drawn(rotate: int = 0, fake_bold: bool = True) -> bytes:
+def _drawn(rotate: int = 0, fake_bold: bool = True, watermark_angle: int = 90) -> bytes:
     """Two pages: a heading drawn twice 0.3pt apart (fake bold), prose inside a form
     XObject, a watermark turned a quarter turn, a small image and a ruled 2×2 table; page 2 has
     another paragraph and a table whose inner edge passes through a char's centre."""
@@ -56,7 +56,7 @@ def _drawn(rotate: int = 0, fake_bold: bool = True) -> bytes:
     c.doForm("body")
     c.saveState()
     c.translate(300, 400)
-    c.rotate(90)
+    c.rotate(watermark_angle)
     c.setFont("STSong-Light", 40)
     c.drawString(0, 0, "内部资料")
     c.restoreState()
@@ -100,7 +100,10 @@ def test_layout_chars_are_pdfplumbers_chars(name, data):
     with pdfplumber.open(io.BytesIO(data)) as doc:
         for page in doc.pages:
             chars, ruled, images = pdf._layout_chars(page)
-            assert chars == [{k: c[k] for k in KEYS} for c in page.chars]
+            assert [{k: c[k] for k in KEYS} for c in chars] == [{k: c[k] for k in KEYS} for c in page.chars]
+            # what pdfplumber does not say: set at an angle (its matrix turns it)
+            assert [c["turned"] for c in chars] == [abs(c["matrix"][1]) > 0.02 * abs(c["matrix"][0])
+                                                    for c in page.chars]
             assert ruled == bool(page.lines or page.rects or page.curves)
             assert images == len(page.images)
 
@@ -180,6 +183,8 @@ def test_drawn_pdf_reads_once_without_watermark_or_doubled_heading():
     assert [[c.text for c in row] for row in doc.tables[0].rows] == [["项目", "数量"], ["收到申请", "12"]]
     # The same page without the fake bold reads the same.
     assert ingest.read(_drawn(fake_bold=False), filename="drawn.pdf").text == doc.text
+    # So does one whose watermark runs diagonally (pdfminer counts that as upright text).
+    assert ingest.read(_drawn(watermark_angle=45), filename="drawn.pdf").text == doc.text
 
 
 def test_nearest_grid_edge():

@@ -230,7 +230,8 @@ def _assign_cells(chars: list[Char], tables: list) -> list[tuple[object, list, l
 
 def _layout_chars(page) -> tuple[list[dict], bool, int]:
     """The page's chars as pdfplumber's char dicts would give them (the keys we use:
-    text, x0, x1, top, bottom, doctop, size, upright, fontname), whether the page
+    text, x0, x1, top, bottom, doctop, size, upright, fontname; and ``turned``: set at
+    an angle, which pdfplumber does not tell), whether the page
     draws any line, rectangle or curve (ruling lines), and its count of images.
 
     Read straight from pdfminer's layout objects: pdfplumber's ``page.chars`` turns
@@ -254,9 +255,13 @@ def _layout_chars(page) -> tuple[list[dict], bool, int]:
                 fontname = obj.fontname
                 if isinstance(fontname, bytes):  # rare byte-encoded font names
                     fontname = fix_fontname_bytes(fontname)
+                a, b = obj.matrix[:2]
                 chars.append({"text": obj.get_text(), "x0": x0, "x1": x1, "top": top,
                               "bottom": (height - obj.y0) + mb_top, "doctop": doctop + top,
-                              "size": obj.size, "upright": obj.upright, "fontname": fontname})
+                              "size": obj.size, "upright": obj.upright, "fontname": fontname,
+                              # turned by more than a degree: pdfminer calls a 45° watermark
+                              # upright (italics are slanted by the other term, c, and stay)
+                              "turned": abs(b) > 0.02 * abs(a)})
             elif isinstance(obj, LTCurve):  # lines and rectangles are curves too
                 ruled = True
             elif isinstance(obj, LTImage):
@@ -277,7 +282,7 @@ def _read_page(page, number: int, offset: float) -> tuple[Page, int, int]:
     undecoded = 0
     for c in _dedupe(raw):
         text = c["text"] or ""
-        if not c["upright"] or not text.strip() and text != " ":
+        if not c["upright"] or c["turned"] or not text.strip() and text != " ":
             continue  # rotated text (watermarks, stamps) and control glyphs
         if text.startswith("(cid:"):
             undecoded += 1
