@@ -136,6 +136,7 @@ def split_cell(text: str, start: int, end: int) -> list[GridCell]:
 # ("3/9" is not taken for a footer: "0 / 351" is a row of figures with a blank marker.)
 _FOOTER = re.compile(r"[-—–－]\s*\d{1,4}\s*[-—–－]|第\s*\d{1,4}\s*页(?:\s*[,，/]?\s*共\s*\d{1,4}\s*页)?")
 _MD_SEPARATOR = re.compile(r":?-{2,}:?")
+_BAR = re.compile(r"\|")
 
 
 @dataclass
@@ -192,7 +193,7 @@ def _tab_cells(text: str, start: int, end: int) -> list[GridCell]:
 def _pipe_cells(text: str, line: _Line) -> list[GridCell] | None:
     """Cells of a markdown row, or None for the |---|---| separator."""
     s = line.s
-    bars = [line.start + i for i, ch in enumerate(s) if ch == "|"]
+    bars = [line.start + m.start() for m in _BAR.finditer(s)]
     pieces = [(a + 1, b) for a, b in zip(bars, bars[1:])]
     if text[bars[-1] + 1:line.end].strip():
         pieces.append((bars[-1] + 1, line.end))
