@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from service import modelstore
-from service.numbers import count_numbers, fold, numbers_in_folded, parse_number
+from service.numbers import CHINESE_NUMERAL_CHARS, count_numbers, fold, numbers_in_folded, parse_number
 from service.types import Document, Metric, Section
 
 MODEL_FILE = "metrics.json.gz"
@@ -145,8 +145,10 @@ class Block:
 
 
 # three or more numbers separated by spaces (written digit-first, which the regex engine
-# scans for quickly; \d covers full-width digits)
-_NUMBER_RUN = re.compile(r"\d+\s+(?:\d+\s+)+\d+")
+# scans for quickly, then "not preceded by a digit"; the runs are possessive, as giving
+# back a digit before a space or a space before a digit never helps; \d covers full-width
+# digits)
+_NUMBER_RUN = re.compile(r"\d(?<!\d\d)\d*+\s++(?:\d++\s++)+\d")
 
 
 _PROSE_PUNCT = re.compile("[，。；：,;]")
@@ -290,10 +292,17 @@ def _never_a_metric(folded: str, start: int, end: int, unit: str, unit_end: int)
 _CLAUSE_OR_SENTENCE_MARK = re.compile("[" + re.escape("".join(sorted(_SENTENCE_END | _CLAUSE_END))) + "]")
 
 
+#: What any number ``numbers_in_folded`` finds holds: a digit (full-width ones too, which
+#: \d covers, so the text need not be folded to tell), two numeral characters, or 十.
+_MAYBE_NUMBER = re.compile(rf"\d|[{CHINESE_NUMERAL_CHARS}]{{2}}|十")
+
+
 def candidates_in(block: Block) -> list[Candidate]:
+    if not _MAYBE_NUMBER.search(block.text):  # most paragraphs state no figure at all
+        return []
     folded = fold(block.text)
-    clause_marks = [m.start() for m in _CLAUSE_OR_SENTENCE_MARK.finditer(folded)]
-    sentence_marks = [p for p in clause_marks if folded[p] in _SENTENCE_END]
+    clause_marks: list[int] = []
+    sentence_marks: list[int] = []
     found: list[Candidate] = []
     for value, start, end in numbers_in_folded(folded):
         unit, unit_end, approx = _unit_at(folded, end)
@@ -305,6 +314,9 @@ def candidates_in(block: Block) -> list[Candidate]:
             value, unit, unit_end = parsed, "万元", end + 1
         if _never_a_metric(folded, start, end, unit, unit_end):
             continue
+        if not found:  # the clause and sentence bounds, once a block has a candidate
+            clause_marks = [m.start() for m in _CLAUSE_OR_SENTENCE_MARK.finditer(folded)]
+            sentence_marks = [p for p in clause_marks if folded[p] in _SENTENCE_END]
         i = bisect.bisect_left(sentence_marks, start)
         sent_start = sentence_marks[i - 1] + 1 if i else 0
         sent_end = sentence_marks[i] if i < len(sentence_marks) else len(folded)
@@ -350,19 +362,22 @@ def _groups_in(text: str) -> list[str]:
 
 
 def _keyword_index() -> tuple[re.Pattern, dict[str, tuple[tuple[str, tuple[str, ...]], ...]]]:
-    """The first characters of all keywords, and per first character the groups (in
-    ``KEYWORDS`` order) with their words starting with it, longest first."""
-    by_first: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
-    for g, words in KEYWORDS.items():
-        firsts = dict.fromkeys(w[0] for w in words)
-        for ch in firsts:
-            starting = sorted((w for w in words if w[0] == ch), key=len, reverse=True)
-            by_first.setdefault(ch, []).append((g, tuple(starting)))
-    pattern = re.compile("[" + re.escape("".join(sorted(by_first))) + "]")
-    return pattern, {ch: tuple(v) for ch, v in by_first.items()}
+    """The first characters of all keywords, and per way a keyword starts (its first two
+    characters, or the whole of a one-character word) the groups (in ``KEYWORDS`` order)
+    with their words that start so, longest first.  A one-character word is listed under
+    every two-character start that begins with it as well."""
+    starts = {w[:2] for words in KEYWORDS.values() for w in words}
+    by_start: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+    for start in sorted(starts):
+        for g, words in KEYWORDS.items():
+            starting = sorted((w for w in words if w[:2] == start or w == start[0]), key=len, reverse=True)
+            if starting:
+                by_start.setdefault(start, []).append((g, tuple(starting)))
+    pattern = re.compile("[" + re.escape("".join(sorted({w[0] for w in starts}))) + "]")
+    return pattern, {k: tuple(v) for k, v in by_start.items()}
 
 
-_KEYWORD_FIRST, _KEYWORDS_BY_FIRST = _keyword_index()
+_KEYWORD_FIRST, _KEYWORDS_BY_START = _keyword_index()
 _GROUP_ORDER = {g: i for i, g in enumerate(KEYWORDS)}
 
 
@@ -370,12 +385,14 @@ def keyword_hits(text: str, start: int, end: int) -> dict[str, list[tuple[int, i
     """Every keyword occurrence in ``text[start:end]`` by group (groups in ``KEYWORDS``
     order), as (start, end) offsets: at each position the longest word of each group.
 
-    One scan for the characters keywords start with, instead of a regex per group.
+    One scan for the characters keywords start with, instead of a regex per group; at
+    each, only the words that start with the next two characters are tried.
     """
     hits: dict[str, list[tuple[int, int]]] = {}
+    by_start = _KEYWORDS_BY_START
     for m in _KEYWORD_FIRST.finditer(text, start, end):
         p = m.start()
-        for g, words in _KEYWORDS_BY_FIRST[m.group()]:
+        for g, words in by_start.get(text[p:p + 2]) or by_start.get(m.group(), ()):
             for w in words:
                 if text.startswith(w, p, end):
                     found = hits.get(g)
@@ -426,10 +443,20 @@ def tokenize(text: str) -> list[tuple[int, int, str]]:
     for word in nlp.tokenizer.jieba_seg.cut(text, cut_all=False):
         start = pos
         pos += len(word)
-        # (a word of letters and digits, as most are, has no punctuation to look up)
-        if word and (word.isalnum() or not (word.isspace() or vocab[word].is_punct)):
+        if _is_word(word, vocab):
             out.append((start, pos, word))
     return out
+
+
+def _is_word(token: str, vocab: Any) -> bool:
+    """A token that is neither space nor punctuation (for the spaCy vocabulary)."""
+    # (a word of letters and digits, as most are, has no punctuation to look up)
+    return bool(token) and (token.isalnum() or not (token.isspace() or vocab[token].is_punct))
+
+
+def _words(text: str, cut: Any, vocab: Any) -> list[str]:
+    """The words of ``tokenize(text)``, without their offsets."""
+    return [w for w in cut(text, cut_all=False) if _is_word(w, vocab)]
 
 
 def featurise(cands: list[Candidate]) -> None:
@@ -439,28 +466,34 @@ def featurise(cands: list[Candidate]) -> None:
     before the number and the part after its unit, each piece once; keywords are found
     once per sentence.
     """
-    pieces: dict[tuple[int, int, int], list[tuple[int, int, str]]] = {}
+    nlp = get_nlp()
+    cut, vocab = nlp.tokenizer.jieba_seg.cut, nlp.vocab
+    pieces: dict[tuple[int, int, int], list[str]] = {}
     sentences: dict[tuple[int, int], tuple[dict, list]] = {}
     for c in cands:
         text = c.block.text
-        tokens = []
-        for start, end in ((c.clause_start, c.num_start), (c.unit_end, c.clause_end)):
-            key = (id(c.block), start, end)
-            words = pieces.get(key)
-            if words is None:
-                words = pieces[key] = [(start + s, start + e, t) for s, e, t in tokenize(text[start:end])]
-            tokens += words
-        found = sentences.get((id(c.block), c.sent_start))
+        block = id(c.block)
+        left = pieces.get((block, c.clause_start, c.num_start))
+        if left is None:
+            left = pieces[(block, c.clause_start, c.num_start)] = _words(
+                text[c.clause_start:c.num_start], cut, vocab)
+        right = pieces.get((block, c.unit_end, c.clause_end))
+        if right is None:
+            right = pieces[(block, c.unit_end, c.clause_end)] = _words(
+                text[c.unit_end:c.clause_end], cut, vocab)
+        found = sentences.get((block, c.sent_start))
         if found is None:
             hits = keyword_hits(text, c.sent_start, c.sent_end)
-            found = sentences[(id(c.block), c.sent_start)] = (
+            found = sentences[(block, c.sent_start)] = (
                 hits, [(s, e, g) for g, spans in hits.items() for s, e in spans])
-        c.features = _features(c, tokens, *found)
+        c.features = _features(c, left, right, *found)
 
 
-def _features(c: Candidate, tokens: list[tuple[int, int, str]],
+def _features(c: Candidate, left_toks: list[str], right_toks: list[str],
               hits: dict[str, list[tuple[int, int]]],
               hits_flat: list[tuple[int, int, str]]) -> dict[str, float]:
+    """The features of one candidate: ``left_toks`` are the words of its clause before
+    the number, ``right_toks`` those after its unit."""
     text = c.block.text
     left = text[c.clause_start:c.num_start]
     prev = text[c.prev_clause_start:max(c.prev_clause_start, c.clause_start - 1)]
@@ -484,8 +517,6 @@ def _features(c: Candidate, tokens: list[tuple[int, int, str]],
     f[f"pc={prev_char or 'START'}"] = 1.0
     f[f"pc2={text[max(0, c.num_start - 2):c.num_start]}"] = 1.0
     # tokens of the clause before the figure (nearest first) and after it
-    left_toks = [t for s, e, t in tokens if c.clause_start <= s and e <= c.num_start]
-    right_toks = [t for s, e, t in tokens if c.unit_end <= s and e <= c.clause_end]
     for i, t in enumerate(reversed(left_toks[-3:])):
         f[f"L{i + 1}={t}"] = 1.0
     for t in left_toks:

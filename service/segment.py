@@ -68,8 +68,11 @@ MAX_HEADING_CHARS = 60
 _SENTENCE_END = "。；;！!？?"
 #: A line of 2 to 100 characters holding two Chinese characters: the only lines
 #: worth a closer look (a heading is at most MAX_HEADING_CHARS after its lead).
-_SHORT_CJK_LINE = re.compile(
-    r"^(?=[^\n]{2,100}$)[^\n\u4e00-\u9fff]*[\u4e00-\u9fff][^\n\u4e00-\u9fff]*[\u4e00-\u9fff]", re.M)
+_SHORT_CJK = r"(?=[^\n]{2,100}$)[^\n\u4e00-\u9fff]*[\u4e00-\u9fff][^\n\u4e00-\u9fff]*[\u4e00-\u9fff]"
+_SHORT_CJK_FIRST_LINE = re.compile(_SHORT_CJK, re.M)
+#: Such a line after a line break: searched from the break, which the regex engine
+#: scans for quickly (a pattern anchored with ^ is tried at every character).
+_SHORT_CJK_LINE_AFTER_BREAK = re.compile("\n" + _SHORT_CJK, re.M)
 _DIGIT = re.compile(r"[0-9０-９]")
 _QUOTE = re.compile(r"[《》“”\"]")
 _PAREN = re.compile(r"[（）()]")
@@ -346,12 +349,18 @@ def candidates(text: str, anchors: Anchors = DEFAULT_ANCHORS) -> list[Candidate]
     """
     raw = text.split("\n")
     picked: list[int] = []
+    picked_at: list[int] = []  # where each picked line starts in the text
     nexts: list[str] = []   # the next line, when short enough to end a split heading
     n_raw = len(raw)
+    chars = anchors.chars
+    # the lines worth a closer look, by where they start (long paragraphs and figures
+    # are skipped at C speed)
+    starts = [0] if _SHORT_CJK_FIRST_LINE.match(text) else []
+    starts += [m.start() + 1 for m in _SHORT_CJK_LINE_AFTER_BREAK.finditer(text)]
     i, at = 0, 0
-    for m in _SHORT_CJK_LINE.finditer(text):  # skips long paragraphs and figures at C speed
-        i += text.count("\n", at, m.start())
-        at = m.start()
+    for line_at in starts:
+        i += text.count("\n", at, line_at)
+        at = line_at
         s = raw[i].strip(_WS)
         if s[:1] == "#":
             s = s.lstrip("#").lstrip(_WS)
@@ -363,15 +372,14 @@ def candidates(text: str, anchors: Anchors = DEFAULT_ANCHORS) -> list[Candidate]
             nxt = ""
         # A line sharing fewer than 3 characters with the wordings cannot resemble
         # one (unless it is short: 一、概述).
-        shared = len(anchors.chars.findall(s))
+        shared = len(chars.findall(s))
         if (shared >= 3 or (shared == 2 and len(s) <= 10)
-                or (nxt and len(anchors.chars.findall(s + nxt)) >= 3)):
+                or (nxt and len(chars.findall(s + nxt)) >= 3)):
             picked.append(i)
+            picked_at.append(at)
             nexts.append(nxt)
     if not picked:
         return []
-    # line i starts at the lengths of the lines before it plus i newlines
-    line_starts = list(accumulate(map(len, raw), initial=0))
     spans = [_content_span(raw[i]) for i in picked]  # (lead, end) within each picked line
     bodies = [raw[i][lead:end] for i, (lead, end) in zip(picked, spans)]
     parsed = [split_numbering(b) for b in bodies]
@@ -442,7 +450,7 @@ def candidates(text: str, anchors: Anchors = DEFAULT_ANCHORS) -> list[Candidate]
     out: list[Candidate] = []
     for j in keep:
         i = picked[j]
-        line_start = line_starts[i] + i
+        line_start = picked_at[j]
         content, end = line_start + spans[j][0], line_start + spans[j][1]
         s = bodies[j]
         numbering = parsed[j][0]
@@ -639,7 +647,7 @@ class SectionModel:
             chain(c.named.values(), repeat(_BIGRAM_VALUE, len(c.bigrams))) for c in found), float, n)
         starts = np.fromiter(accumulate(lens[:-1], initial=0), np.intp, len(found))
         logits = np.add.reduceat(self._coef_t_padded[cols] * vals[:, None], starts, axis=0)
-        logits += np.vstack([c.similarity for c in found]) @ self._similarity_coef
+        logits += np.array([c.similarity for c in found]) @ self._similarity_coef
         return self._normalise(logits)
 
     def _normalise(self, logits: np.ndarray) -> np.ndarray:
@@ -667,8 +675,9 @@ def decode(scores: np.ndarray) -> list[tuple[int, int]]:
     # kept with a back-pointer chain.
     best = [0.0] + [-math.inf] * n_keys
     links: list[tuple | None] = [None] * (n_keys + 1)
-    for r in range(n_rows):
-        row = scores[r]
+    for r, row in enumerate(scores.tolist() if n_rows else ()):
+        if max(row) <= 0:  # a row is only ever chosen as a section with a positive score
+            continue
         new_best, new_links = list(best), list(links)
         prefix_val, prefix_idx = best[0], 0
         for k in range(n_keys):
