@@ -68,8 +68,17 @@ def bench_text(texts: list[str], rounds: int = 3) -> dict:
     for t in texts[:5]:  # warm caches (jieba dictionary, spaCy, vectorisers)
         extract(t, models=models)
         jieba.lcut(t)
-    ours = _timed(lambda t: extract(t, models=models), texts, rounds)
-    floor = _timed(jieba.lcut, texts, rounds)
+    # Interleaved, text by text: this machine's speed drifts (shared cores), and
+    # timing one side after the other would put the drift into the ratio.
+    ours, floor = [], []
+    for _ in range(rounds):
+        for t in texts:
+            t0 = time.perf_counter()
+            extract(t, models=models)
+            t1 = time.perf_counter()
+            jieba.lcut(t)
+            floor.append(time.perf_counter() - t1)
+            ours.append(t1 - t0)
     chars = statistics.mean(len(t) for t in texts)
     return {
         "reports": len(texts), "rounds": rounds, "mean_chars": round(chars),
