@@ -254,9 +254,10 @@ def bench_jobs(texts: list[str], tmp: Path, files: int = 600) -> dict:
     for jobs in sorted({1, os.cpu_count() or 1}):
         wall = run(jobs, paths)
         out[f"jobs_{jobs}_wall_s"] = round(wall, 2)
-        out[f"jobs_{jobs}_reports_per_s"] = round(len(paths) / max(wall - startup, 1e-9), 1)
+        # (too few files to outlast start-up: no throughput to speak of)
+        out[f"jobs_{jobs}_reports_per_s"] = round(len(paths) / (wall - startup), 1) if wall > startup else None
     rates = [out[k] for k in out if k.endswith("_reports_per_s")]
-    out["speed_up"] = round(rates[-1] / rates[0], 2)
+    out["speed_up"] = round(rates[-1] / rates[0], 2) if all(rates) else None
     return out
 
 
