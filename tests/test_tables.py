@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 from service import ingest
 from service.numbers import fold, parse_number
 from service.tables import RowModel, read_tables
-from service.tables.assemble import NULL_SCORE, align
+from service.tables.assemble import NULL_SCORE, align, read_rows
+from service.tables.classify import row_features
+from service.tables.grid import text_rows
 from service.types import Document, Section
 from training.augment.tables import Config, render_variant, variants
 from training.scoring import score_cells
@@ -456,3 +458,39 @@ def test_garbage_never_crashes(shipped_model, text, cut, key):
         assert 0 <= s <= e <= len(text)
     for conf in result.table_confidence.values():
         assert 0.0 <= conf <= 1.0
+
+
+def test_batched_logits_equal_each_rows_own_dot_product(seed_reports, shipped_model):
+    """The rows a document has not shown before are scored in one gather; each must
+    score as its own features times the weights, and a second reading (from the
+    cache) must give the same probabilities."""
+    report = seed_reports[0]
+    rows = [c.row for c in read_rows(Document(text=report.text), []).candidates]
+    model = RowModel(shipped_model.vocabulary, shipped_model.classifier, shipped_model.meta)
+    first = model.predict_proba(rows)
+    coef, vocabulary = model.classifier.coef_, model.vocabulary
+    for row, proba in zip(rows, first):
+        feats = row_features(row)
+        logits = sum(v * coef[:, vocabulary[k]] for k, v in feats.items() if k in vocabulary)
+        logits = logits + model.classifier.intercept_
+        expected = np.exp(logits - logits.max())
+        assert np.allclose(proba, expected / expected.sum(), atol=1e-12)
+    assert np.array_equal(model.predict_proba(rows), first)
+
+
+def test_cell_per_line_label_wrapped_over_lines():
+    """One cell per line: a line without the leading tab continues the label cell
+    above it (商业\\n企业), but after a figure it is a row of its own."""
+    text = "\t商业\n企业\n\t3\n\t4\n\n\t自然人\n\t5\n备注\n"
+    rows = text_rows(text)
+    assert [[c.text for c in r.cells] for r in rows] == [["商业\n企业", "3", "4"], ["自然人", "5"], ["备注"]]
+    first = rows[0].cells[0]
+    assert text[first.start:first.end] == "商业\n企业"
+    assert (rows[0].start, rows[0].end) == (1, text.index("4") + 1)
+
+
+def test_markdown_line_of_a_lone_bar_is_an_empty_row():
+    text = "| 规章 | 1 | 2 |\n|\n"
+    rows = text_rows(text)
+    assert [[c.text for c in r.cells] for r in rows] == [["规章", "1", "2"], []]
+    assert rows[1].start == rows[1].end == text.index("\n|") + 1

@@ -319,13 +319,14 @@ class _Out:
     def put(self, table: str, row: str, cols: list[str], cells: list[GridCell]) -> None:
         """The values of one row's cells under their column keys, with spans and flags."""
         values = self.tables.setdefault(table, {}).setdefault(row, {})
+        prefix = f"{table}.{row}."
+        provenance = self.provenance
         for col, cell in zip(cols, cells):
-            v = read_value(cell)
-            values[col] = v.value
-            name = f"{table}.{row}.{col}"
-            self.provenance[name] = (v.start, v.end)
-            if v.reason is not None:
-                self.flags.append(CellFlag(cell=name, raw=v.raw, reason=v.reason))
+            value, reason, raw, start, end = read_value(cell)
+            values[col] = value
+            provenance[prefix + col] = (start, end)
+            if reason is not None:
+                self.flags.append(CellFlag(cell=prefix + col, raw=raw, reason=reason))
 
 
 def _active_layout(assigned: list[tuple[Candidate, str]]) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import re
 from functools import lru_cache
+from itertools import accumulate, chain, repeat
 from pathlib import Path
 
 import numpy as np
@@ -81,31 +82,43 @@ def row_key(row: TableRow) -> tuple:
 
 def row_features(row: TableRow) -> dict[str, float]:
     """The classifier's view of one row (see the module docstring)."""
-    return dict(_features(*row_key(row)))
+    names, values = _features(*row_key(row))
+    return dict(zip(names, values))
+
+
+def _add_grams(feats: dict[str, float], prefix: str, grams: list[str], weight: float) -> None:
+    """Each gram under ``prefix``, weighted ``weight / sqrt(len(grams))``, summed when it repeats."""
+    if not grams:
+        return
+    w = weight / math.sqrt(len(grams))
+    for g in grams:
+        key = prefix + g
+        feats[key] = feats.get(key, 0.0) + w
 
 
 @lru_cache(maxsize=8192)
-def _features(label: str, context: tuple[str, ...], filled: int, n_values: int) -> tuple:
+def _gram_features(prefix: str, s: str, lo: int, hi: int, weight: float) -> tuple[tuple[str, float], ...]:
+    """The n-gram features of one string (a label, a context: each recurs under
+    many different rows, so they are worked out once)."""
+    feats: dict[str, float] = {}
+    _add_grams(feats, prefix, _grams(s, lo, hi), weight)
+    return tuple(feats.items())
+
+
+@lru_cache(maxsize=8192)
+def _features(label: str, context: tuple[str, ...], filled: int,
+              n_values: int) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """(feature names, their values) of a row, in a fixed order."""
     own, numbers = strip_label(label)
     ctx = strip_label(" ".join(context))[0]
     # The nearest parent joined to the row's own label: a label broken over two
     # lines (…政府信息公 / 开申请 0 0 …) is seen whole again.
     joined = strip_label(context[-1])[0] + own if context else ""
-    feats: dict[str, float] = {}
-
-    def add(prefix: str, grams: list[str], weight: float) -> None:
-        if not grams:
-            return
-        w = weight / math.sqrt(len(grams))
-        for g in grams:
-            key = prefix + g
-            feats[key] = feats.get(key, 0.0) + w
-
-    add("o:", _grams(own, 1, 3), 1.0)
+    feats = dict(_gram_features("o:", own, 1, 3, 1.0))
     # the end of the label: in a joined label (三、…（六）其他处理 3.其他) the row's own words
-    add("s:", [own[-n:] for n in (2, 3, 4) if len(own) >= n], 0.6)
-    add("c:", _grams(ctx, 2, 2), 0.5)
-    add("j:", _grams(joined, 3, 3), 0.7)
+    _add_grams(feats, "s:", [own[-n:] for n in (2, 3, 4) if len(own) >= n], 0.6)
+    feats.update(_gram_features("c:", ctx, 2, 2, 0.5))
+    feats.update(_gram_features("j:", joined, 3, 3, 0.7))
     if not own:
         feats["o:EMPTY"] = 1.0
     # numbering: the last token is the row's own (（六） in 三、本年度办理结果（六）其他处理)
@@ -122,7 +135,7 @@ def _features(label: str, context: tuple[str, ...], filled: int, n_values: int) 
     feats["nf:" + _bucket(filled)] = 0.5
     feats["nc:" + _bucket(n_values)] = 0.3
     feats["len:" + _bucket(len(own) // 3)] = 0.3
-    return tuple(feats.items())
+    return tuple(feats), tuple(feats.values())
 
 
 # --- the classes and a model-free fallback --------------------------------------
@@ -148,7 +161,7 @@ class RowModel:
         self.meta = meta or {}
         self.classes: list[str] = (list(classifier.classes_) if classifier is not None
                                    else list(CANONICAL_LABELS) + [NONE_CLASS])
-        self._coef_t: np.ndarray | None = None
+        self._weights: np.ndarray | None = None  # coef_.T with a zero row for unknown names
         self._cache: dict[tuple, np.ndarray] = {}
 
     @classmethod
@@ -186,30 +199,41 @@ class RowModel:
             return np.zeros((0, len(self.classes)))
         if self.classifier is None:
             return self._similarity(rows)
-        scores = np.array([self._logits(row_key(row)) for row in rows])
+        keys = [row_key(row) for row in rows]
+        # Logits are cached by what a row's features depend on (labels repeat across
+        # documents); the rows not seen before are scored together, in one gather.
+        fresh = self._logits([k for k in dict.fromkeys(keys) if k not in self._cache])
+        scores = np.array([fresh[k] if k in fresh else self._cache[k] for k in keys])
         if scores.shape[1] == 1:  # binary model: one column of logits for classes_[1]
             scores = np.hstack([np.zeros_like(scores), scores])
         scores -= scores.max(axis=1, keepdims=True)
         np.exp(scores, out=scores)
         return scores / scores.sum(axis=1, keepdims=True)
 
-    def _logits(self, key: tuple) -> np.ndarray:
-        """A row's class scores, cached by what its features depend on (labels repeat
-        across documents, so most rows cost one dictionary look-up)."""
-        hit = self._cache.get(key)
-        if hit is None:
-            if self._coef_t is None:
-                self._coef_t = np.ascontiguousarray(self.classifier.coef_.T)
-            idx, val = [], []
-            for name, value in _features(*key):
-                j = self.vocabulary.get(name)
-                if j is not None:
-                    idx.append(j)
-                    val.append(value)
-            hit = np.asarray(val) @ self._coef_t[idx] + self.classifier.intercept_
-            if len(self._cache) < 20000:
-                self._cache[key] = hit
-        return hit
+    def _logits(self, keys: list[tuple]) -> dict[tuple, np.ndarray]:
+        """Class scores of rows (by ``row_key``): one sparse gather and one
+        ``np.add.reduceat`` for all of them; remembered while the cache has room."""
+        if not keys:
+            return {}
+        if self._weights is None:
+            coef = np.asarray(self.classifier.coef_, dtype=float)
+            # feature × class, plus a zero row for names the model does not know
+            self._weights = np.vstack([coef.T, np.zeros((1, coef.shape[0]))])
+        names, values = zip(*[_features(*key) for key in keys])  # never empty: nk:/nf:/…
+        unknown = len(self.vocabulary)
+        n = sum(map(len, names))
+        cols = np.fromiter(map(self.vocabulary.get, chain.from_iterable(names), repeat(unknown)),
+                           np.intp, n)
+        vals = np.fromiter(chain.from_iterable(values), float, n)
+        starts = np.fromiter(accumulate(map(len, names[:-1]), initial=0), np.intp, len(names))
+        weighted = self._weights[cols]
+        weighted *= vals[:, None]  # (in place: a second array this size costs more than the sum)
+        logits = np.add.reduceat(weighted, starts, axis=0)
+        logits += self.classifier.intercept_
+        out = dict(zip(keys, logits))
+        if len(self._cache) + len(out) <= 20000:
+            self._cache.update(out)
+        return out
 
     def _similarity(self, rows: list[TableRow]) -> np.ndarray:
         """Without a trained model: bigram overlap with the canonical labels."""

@@ -163,29 +163,39 @@ def _row(cells: list[GridCell], fallback: int) -> GridRow:
     return GridRow(cells, start, max(start, end))
 
 
+def _text_row(cells: list[GridCell], fallback: int) -> GridRow:
+    """``_row`` for cells read from text, which are in offset order: the first
+    filled cell starts the row, the last cell ends it."""
+    if not cells:  # (a markdown line of a lone bar)
+        return GridRow(cells, fallback, fallback)
+    start = next((c.start for c in cells if c.kind != "blank"), cells[0].start)
+    return GridRow(cells, start, max(start, cells[-1].end))
+
+
 class _Line(NamedTuple):
     start: int
     end: int  # excluding the newline and a trailing \r
     s: str    # text[start:end]
 
 
-def _is_separator(s: str) -> bool:
-    """A blank line between rows ("\\t" alone is an empty cell, not a separator)."""
-    return "\t" not in s and not s.strip(" \u3000\f\r")
+def _add_cells(cells: list[GridCell], text: str, start: int, end: int) -> None:
+    """Append the cells of ``text[start:end]`` (``split_cell``, its common case inline)."""
+    piece = text[start:end]
+    stripped = piece.strip()
+    if not stripped:
+        cells.append(GridCell("", start, start, "blank"))
+    elif not _INNER_SPACE.search(stripped):  # one token
+        a = start + len(piece) - len(piece.lstrip())
+        cells.append(GridCell(stripped, a, a + len(stripped), cell_kind(stripped)))
+    else:
+        cells.extend(split_cell(text, start, end))
 
 
 def _tab_cells(text: str, start: int, end: int) -> list[GridCell]:
     cells: list[GridCell] = []
     pos = start
     for piece in text[start:end].split("\t"):
-        stripped = piece.strip()
-        if not stripped:
-            cells.append(GridCell("", pos, pos, "blank"))
-        elif not _INNER_SPACE.search(stripped):
-            a = pos + len(piece) - len(piece.lstrip())
-            cells.append(GridCell(stripped, a, a + len(stripped), cell_kind(stripped)))
-        else:
-            cells.extend(split_cell(text, pos, pos + len(piece)))
+        _add_cells(cells, text, pos, pos + len(piece))
         pos += len(piece) + 1
     return cells
 
@@ -202,7 +212,7 @@ def _pipe_cells(text: str, line: _Line) -> list[GridCell] | None:
         return None
     cells: list[GridCell] = []
     for a, b in pieces:
-        cells.extend(split_cell(text, a, b))
+        _add_cells(cells, text, a, b)
     return cells
 
 
@@ -217,12 +227,13 @@ def text_rows(text: str, start: int = 0, end: int | None = None) -> list[GridRow
         pos += len(raw) + 1
         if raw.endswith("\r"):
             raw = raw[:-1]
-        if len(raw) <= 16 and _FOOTER.fullmatch(raw.strip(" \t\u3000\f")):
-            continue  # page furniture inside the text
-        if _is_separator(raw):
+        if "\t" not in raw and not raw.strip(" \u3000\f\r"):
+            # a blank line between rows ("\t" alone is an empty cell, not a separator)
             if block:
                 rows.extend(_block_rows(text, block))
                 block = []
+        elif len(raw) <= 16 and _FOOTER.fullmatch(raw.strip(" \t\u3000\f")):
+            continue  # page furniture inside the text
         else:
             block.append(_Line(at, at + len(raw), raw))
     if block:
@@ -233,50 +244,41 @@ def text_rows(text: str, start: int = 0, end: int | None = None) -> list[GridRow
 def _block_rows(text: str, block: list[_Line]) -> list[GridRow]:
     if not any("\t" in ln.s or "|" in ln.s for ln in block):
         # Lines without cell delimiters (prose, or figures after a label): a row each.
-        return [_row(split_cell(text, ln.start, ln.end), ln.start) for ln in block]
-    plain = [ln for ln in block if not ln.s.lstrip().startswith("|")]
+        return [_text_row(split_cell(text, ln.start, ln.end), ln.start) for ln in block]
+    pipes = [ln.s.lstrip().startswith("|") for ln in block]
+    plain = [ln.s for ln, pipe in zip(block, pipes) if not pipe]
     # A tab between two cells (not just leading or trailing ones) means tab rows.
-    tab_rows = any("\t" in ln.s.strip("\t") for ln in plain)
-    cell_per_line = not tab_rows and any(ln.s.startswith("\t") for ln in plain)
+    tab_rows = any("\t" in s.strip("\t") for s in plain)
+    cell_per_line = not tab_rows and any(s.startswith("\t") for s in plain)
     rows: list[GridRow] = []
-    spans: list[list[int]] = []  # cell-per-line layout: the cells of the row being built
-
-    def flush() -> None:
-        if spans:
-            cells: list[GridCell] = []
-            for a, b in spans:
-                piece = text[a:b]
-                stripped = piece.strip()
-                if not stripped:
-                    cells.append(GridCell("", a, a, "blank"))
-                elif not _INNER_SPACE.search(stripped):  # the common case: one token
-                    a += len(piece) - len(piece.lstrip())
-                    cells.append(GridCell(stripped, a, a + len(stripped), cell_kind(stripped)))
-                else:
-                    cells.extend(split_cell(text, a, b))
-            rows.append(_row(cells, cells[0].start))
-            spans.clear()
-
-    for ln in block:
-        s = ln.s
-        pipe = s.lstrip().startswith("|")
+    # Cell-per-line layout: the cells of the row being built, where the last line's
+    # cell(s) begin in ``cells``, and its span of text (to extend a wrapped label).
+    cells: list[GridCell] = []
+    last_at, last_start, last_end = 0, 0, 0
+    for ln, pipe in zip(block, pipes):
         if cell_per_line and not pipe:
-            if s.startswith("\t"):
-                spans.append([ln.start + 1, ln.end])
+            if ln.s.startswith("\t"):
+                last_at, last_start, last_end = len(cells), ln.start + 1, ln.end
+                _add_cells(cells, text, last_start, last_end)
                 continue
             # A line without the leading tab continues a label cell broken over
             # lines (商业\n企业); after a figure it is text of its own.
-            if spans and cell_kind(text[spans[-1][0]:spans[-1][1]]) == "label":
-                spans[-1][1] = ln.end
+            if cells and cell_kind(text[last_start:last_end]) == "label":
+                del cells[last_at:]
+                last_end = ln.end
+                _add_cells(cells, text, last_start, last_end)
                 continue
-        flush()
+        if cells:
+            rows.append(_text_row(cells, cells[0].start))
+            cells = []
         if pipe:
             pipe_cells = _pipe_cells(text, ln)
             if pipe_cells is not None:
-                rows.append(_row(pipe_cells, ln.start))
+                rows.append(_text_row(pipe_cells, ln.start))
         else:
-            rows.append(_row(_tab_cells(text, ln.start, ln.end), ln.start))
-    flush()
+            rows.append(_text_row(_tab_cells(text, ln.start, ln.end), ln.start))
+    if cells:
+        rows.append(_text_row(cells, cells[0].start))
     return rows
 
 

@@ -78,31 +78,43 @@ _FUZZY = {table: [(syn, key) for key, syns in names.items() for syn in syns if l
 _FUZZY_CUTOFF = 80
 
 
+#: Per table: every synonym → its column (the first column naming it), and the
+#: synonyms longest first (containment prefers the longest; ties keep template order).
+_EXACT = {table: {syn: key for key, syns in reversed(names.items()) for syn in reversed(syns)}
+          for table, names in COLUMN_NAMES.items()}
+_BY_LENGTH = {table: sorted(((syn, key) for key, syns in names.items() for syn in syns),
+                            key=lambda item: -len(item[0]))
+              for table, names in COLUMN_NAMES.items()}
+
+
+@lru_cache(maxsize=256)
+def _fuzzy_candidates(table: str, length: int) -> tuple[tuple[str, str], ...]:
+    """The synonyms fuzz.ratio can match a text of ``length`` with, at the cutoff:
+    fuzz.ratio = 200·LCS / (len(s) + len(syn)) reaches it only when neither is more
+    than 1.5 times the other."""
+    return tuple((syn, key) for syn, key in _FUZZY[table]
+                 if 2 * length <= 3 * len(syn) and 2 * len(syn) <= 3 * length)
+
+
 @lru_cache(maxsize=8192)
 def match_column(text: str, table: str, exact: bool = False) -> str | None:
     """The column key (or ``@group``) a header cell names in ``table``, else None."""
     s = norm_header(text)
     if not s:
         return None
-    names = COLUMN_NAMES[table]
-    for key, synonyms in names.items():
-        if s in synonyms:
-            return key
+    key = _EXACT[table].get(s)
+    if key is not None:
+        return key
     if exact or len(s) > _MATCHABLE[table]:
         return None  # (a sentence of prose, not a header cell: nothing below can match)
-    best, best_len = None, 0
-    for key, synonyms in names.items():
-        for syn in synonyms:
-            if len(syn) > best_len and syn in s and len(s) <= len(syn) + 6:
-                best, best_len = key, len(syn)
-    if best is not None:
-        return best
+    for syn, key in _BY_LENGTH[table]:  # the longest synonym within 6 characters of s
+        if len(s) > len(syn) + 6:
+            break  # (and every later synonym is shorter)
+        if syn in s:
+            return key
     if len(s) >= 3:
-        # fuzz.ratio = 200·LCS / (len(s) + len(syn)) reaches the cutoff only when
-        # neither is more than 1.5 times the other: skip the synonyms that cannot.
         score, key = max(((fuzz.ratio(s, syn, score_cutoff=_FUZZY_CUTOFF), key)
-                          for syn, key in _FUZZY[table] if 2 * len(s) <= 3 * len(syn)
-                          and 2 * len(syn) <= 3 * len(s)), default=(0, None))
+                          for syn, key in _fuzzy_candidates(table, len(s))), default=(0, None))
         if score >= _FUZZY_CUTOFF:
             return key
     return None
