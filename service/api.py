@@ -190,6 +190,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         models = (pipeline.reload_models(settings.models_dir) if settings.models_dir
                   else pipeline.get_models())
         log.info("models %s loaded from %s", models.version, models.directory)
+        pipeline.freeze_loaded_heap()
         yield
 
     app = FastAPI(title="govreport",

@@ -83,12 +83,14 @@ def _extract_line(path: str, include_text: bool = False) -> tuple[str | None, st
 
 
 def _models_or_fail(models_dir: Path | None):
-    from service.pipeline import get_models, reload_models
+    from service.pipeline import freeze_loaded_heap, get_models, reload_models
 
     try:  # loaded into the process-wide slot: the commands and the server reuse them
-        return reload_models(models_dir) if models_dir else get_models()
+        models = reload_models(models_dir) if models_dir else get_models()
     except (FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
+    freeze_loaded_heap()
+    return models
 
 
 def _pool(jobs: int, models_dir: Path | None) -> ProcessPoolExecutor:
