@@ -30,8 +30,7 @@ def test_bench_measures_text_pdf_http_and_jobs_beside_their_baselines(tmp_path):
 
     jobs = bench.bench_jobs(texts, tmp_path, files=6)
     assert jobs["files"] == 6 and len(list(tmp_path.glob("r*.txt"))) == 6
-    assert jobs["startup_s"] > 0 and jobs["jobs_1_wall_s"] > 0
-    # six files do not outlast start-up: no throughput is claimed rather than a silly one
+    assert jobs["jobs_1_wall_s"] > 0
+    # six result lines are too few to time a rate: none is claimed rather than a silly one
     rates = [v for k, v in jobs.items() if k.endswith("_reports_per_s")]
-    assert all(r is None or r > 0 for r in rates)
-    assert jobs["speed_up"] is None or jobs["speed_up"] > 0
+    assert rates and all(r is None for r in rates) and jobs["speed_up"] is None
