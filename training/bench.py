@@ -117,8 +117,11 @@ def bench_pdf(rounds: int = 3) -> dict:
         with pdfplumber.open(io.BytesIO(item[1])) as pdf:
             return [page.extract_text() for page in pdf.pages]
 
-    ours = _timed(lambda item: extract(item[1], filename=item[0], models=get_models()), datas, rounds)
-    base = _timed(floor, datas, rounds)
+    ours, base = [], []
+    for _ in range(rounds):  # interleaved file by file, as for text
+        for item in datas:
+            ours += _timed(lambda it: extract(it[1], filename=it[0], models=get_models()), [item], 1)
+            base += _timed(floor, [item], 1)
     return {"files": [n for n, _ in datas], "ours_ms": round(statistics.mean(ours) * 1000, 1),
             "pdfplumber_extract_text_ms": round(statistics.mean(base) * 1000, 1),
             "ratio": round(sum(ours) / sum(base), 3)}
