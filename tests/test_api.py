@@ -169,6 +169,20 @@ def test_time_limit_gives_504():
         _assert_error(_upload(c, SOURCES["pdf"].read_bytes(), name="report.pdf"), 504, "timeout")
 
 
+def test_short_texts_are_extracted_in_place_and_long_ones_under_the_time_limit():
+    from service.api import INLINE_MAX_CHARS
+
+    text = SOURCES["txt"].read_text(encoding="utf-8")
+    long_text = (text + "\n") * (INLINE_MAX_CHARS // len(text) + 1)
+    assert len(text) <= INLINE_MAX_CHARS < len(long_text)
+    app = create_app(Settings(timeout_s=0.001))
+    with TestClient(app, raise_server_exceptions=False) as c:
+        # a report of ordinary length takes milliseconds: answered in place, whatever the limit
+        assert c.post("/v1/extract", json={"text": text}).status_code == 200
+        # a long text goes to a worker thread, where the limit applies
+        _assert_error(c.post("/v1/extract", json={"text": long_text}), 504, "timeout")
+
+
 def test_unknown_route_and_method(client):
     _assert_error(client.get("/v1/nothing"), 404, "not_found")
     _assert_error(client.get("/v1/extract"), 405, "method_not_allowed")
