@@ -6,6 +6,7 @@ import gc
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,18 +92,42 @@ def freeze_loaded_heap() -> None:
     gc.freeze()
 
 
-def extract_document(doc: Document, models: Models | None = None) -> Extraction:
-    """Run every stage after ingestion on one document."""
+class StageClock:
+    """Seconds spent per stage, summed over the documents it is passed with
+    (``govreport bench`` shows where the time goes)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def start(self) -> None:
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self._last
+        self._last = now
+
+
+def extract_document(doc: Document, models: Models | None = None,
+                     clock: StageClock | None = None) -> Extraction:
+    """Run every stage after ingestion on one document (timing each on ``clock``)."""
     models = models or get_models()
     if not doc.text.strip():
         raise ExtractionError("empty", "the document has no text")
+    lap = clock.lap if clock else _no_lap
+    if clock:
+        clock.start()
     sections = segment.segment(doc, models.sections)
+    lap("segment")
     table_result = tables.read_tables(doc, sections, models.table_rows)
+    lap("tables")
     if not any(s.key != "preamble" for s in sections) and not any(table_result.tables.values()):
         raise ExtractionError(
             "not_a_report",
             "no section heading or disclosure table of a 政府信息公开工作年度报告 was found")
     found_metrics = metrics.extract_metrics(doc, sections, models.metrics)
+    lap("metrics")
     # Every part was built as its declared type by the stages: assembled without
     # validating it all again (which cost as much as a stage).
     extraction = Extraction.model_construct(**dict(table_result), sections=sections,
@@ -110,7 +135,12 @@ def extract_document(doc: Document, models: Models | None = None) -> Extraction:
                                             warnings=list(doc.warnings))
     extraction.checks = checks.run_checks(extraction, doc.text)
     extraction.audit = checks.summarise(extraction.checks)
+    lap("checks")
     return extraction
+
+
+def _no_lap(stage: str) -> None:
+    pass
 
 
 def read_report(source: bytes | str, filename: str | None = None, *,

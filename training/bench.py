@@ -80,8 +80,23 @@ def bench_text(texts: list[str], rounds: int = 3) -> dict:
             jieba.lcut(t)
             floor.append(time.perf_counter() - t1)
             ours.append(t1 - t0)
+    # Where the time goes, per stage (one more warm pass, outside the timings above).
+    from service import ingest
+    from service.pipeline import StageClock, extract_document
+
+    clock = StageClock()
+    for t in texts:
+        clock.start()
+        doc = ingest.read(t)
+        clock.lap("ingest")
+        extraction = extract_document(doc, models, clock)
+        clock.start()
+        extraction.model_dump()
+        clock.lap("json")
+    stages_ms = {stage: round(s / len(texts) * 1000, 2) for stage, s in clock.seconds.items()}
     chars = statistics.mean(len(t) for t in texts)
     return {
+        "stages_ms": stages_ms,
         "reports": len(texts), "rounds": rounds, "mean_chars": round(chars),
         "reports_per_s": round(len(ours) / sum(ours), 1),
         "p50_ms": round(_percentile(ours, 0.5) * 1000, 2),
@@ -312,6 +327,8 @@ def render(results: dict, console) -> None:
                   f"{t['cost_vs_jieba']} × cost", "≤ 0.5 × cost")
     table.add_row("text p50 / p99 latency, ms", f"{t['p50_ms']} / {t['p99_ms']}",
                   f"{t['jieba_lcut_p50_ms']} (jieba p50)", "", "")
+    table.add_row("  per stage, ms per report", " ".join(f"{k} {v}" for k, v in t["stages_ms"].items()),
+                  "", "", "")
     table.add_row("peak RSS in-process, MB", str(t["peak_rss_mb"]), "", "", "≤ 400")
     p = results["pdf"]
     if "ratio" in p:
