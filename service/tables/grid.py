@@ -178,24 +178,11 @@ class _Line(NamedTuple):
     s: str    # text[start:end]
 
 
-def _add_cells(cells: list[GridCell], text: str, start: int, end: int) -> None:
-    """Append the cells of ``text[start:end]`` (``split_cell``, its common case inline)."""
-    piece = text[start:end]
-    stripped = piece.strip()
-    if not stripped:
-        cells.append(GridCell("", start, start, "blank"))
-    elif not _INNER_SPACE.search(stripped):  # one token
-        a = start + len(piece) - len(piece.lstrip())
-        cells.append(GridCell(stripped, a, a + len(stripped), cell_kind(stripped)))
-    else:
-        cells.extend(split_cell(text, start, end))
-
-
 def _tab_cells(text: str, start: int, end: int) -> list[GridCell]:
     cells: list[GridCell] = []
     pos = start
     for piece in text[start:end].split("\t"):
-        _add_cells(cells, text, pos, pos + len(piece))
+        cells.extend(split_cell(text, pos, pos + len(piece)))
         pos += len(piece) + 1
     return cells
 
@@ -212,7 +199,7 @@ def _pipe_cells(text: str, line: _Line) -> list[GridCell] | None:
         return None
     cells: list[GridCell] = []
     for a, b in pieces:
-        _add_cells(cells, text, a, b)
+        cells.extend(split_cell(text, a, b))
     return cells
 
 
@@ -259,14 +246,14 @@ def _block_rows(text: str, block: list[_Line]) -> list[GridRow]:
         if cell_per_line and not pipe:
             if ln.s.startswith("\t"):
                 last_at, last_start, last_end = len(cells), ln.start + 1, ln.end
-                _add_cells(cells, text, last_start, last_end)
+                cells.extend(split_cell(text, last_start, last_end))
                 continue
             # A line without the leading tab continues a label cell broken over
             # lines (商业\n企业); after a figure it is text of its own.
             if cells and cell_kind(text[last_start:last_end]) == "label":
                 del cells[last_at:]
                 last_end = ln.end
-                _add_cells(cells, text, last_start, last_end)
+                cells.extend(split_cell(text, last_start, last_end))
                 continue
         if cells:
             rows.append(_text_row(cells, cells[0].start))
