@@ -428,9 +428,9 @@ def _magnitude(value: int | float) -> str:
     return str(min(len(str(int(value))), 5))
 
 
-def tokenize(text: str) -> list[tuple[int, int, str]]:
+def words(text: str) -> list[str]:
     """The words of ``text`` as the spaCy ``zh`` pipeline's jieba tokenizer cuts them,
-    without spaces and punctuation, as (start, end, word).
+    without spaces and punctuation.
 
     The words come from the pipeline's own segmenter and the punctuation test from its
     vocabulary, so they are exactly the tokens of ``nlp.tokenizer(text)``; building the
@@ -438,25 +438,9 @@ def tokenize(text: str) -> list[tuple[int, int, str]]:
     """
     nlp = get_nlp()
     vocab = nlp.vocab
-    out: list[tuple[int, int, str]] = []
-    pos = 0
-    for word in nlp.tokenizer.jieba_seg.cut(text, cut_all=False):
-        start = pos
-        pos += len(word)
-        if _is_word(word, vocab):
-            out.append((start, pos, word))
-    return out
-
-
-def _is_word(token: str, vocab: Any) -> bool:
-    """A token that is neither space nor punctuation (for the spaCy vocabulary)."""
     # (a word of letters and digits, as most are, has no punctuation to look up)
-    return bool(token) and (token.isalnum() or not (token.isspace() or vocab[token].is_punct))
-
-
-def _words(text: str, cut: Any, vocab: Any) -> list[str]:
-    """The words of ``tokenize(text)``, without their offsets."""
-    return [w for w in cut(text, cut_all=False) if _is_word(w, vocab)]
+    return [w for w in nlp.tokenizer.jieba_seg.cut(text, cut_all=False)
+            if w and (w.isalnum() or not (w.isspace() or vocab[w].is_punct))]
 
 
 def featurise(cands: list[Candidate]) -> None:
@@ -466,25 +450,23 @@ def featurise(cands: list[Candidate]) -> None:
     before the number and the part after its unit, each piece once; keywords are found
     once per sentence.
     """
-    nlp = get_nlp()
-    cut, vocab = nlp.tokenizer.jieba_seg.cut, nlp.vocab
     pieces: dict[tuple[int, int, int], list[str]] = {}
     sentences: dict[tuple[int, int], tuple[dict, list]] = {}
-    for c in cands:
-        text = c.block.text
-        block = id(c.block)
-        left = pieces.get((block, c.clause_start, c.num_start))
-        if left is None:
-            left = pieces[(block, c.clause_start, c.num_start)] = _words(
-                text[c.clause_start:c.num_start], cut, vocab)
-        right = pieces.get((block, c.unit_end, c.clause_end))
-        if right is None:
-            right = pieces[(block, c.unit_end, c.clause_end)] = _words(
-                text[c.unit_end:c.clause_end], cut, vocab)
-        found = sentences.get((block, c.sent_start))
+
+    def words_of(c: Candidate, start: int, end: int) -> list[str]:
+        key = (id(c.block), start, end)
+        found = pieces.get(key)
         if found is None:
-            hits = keyword_hits(text, c.sent_start, c.sent_end)
-            found = sentences[(block, c.sent_start)] = (
+            found = pieces[key] = words(c.block.text[start:end])
+        return found
+
+    for c in cands:
+        left = words_of(c, c.clause_start, c.num_start)
+        right = words_of(c, c.unit_end, c.clause_end)
+        found = sentences.get((id(c.block), c.sent_start))
+        if found is None:
+            hits = keyword_hits(c.block.text, c.sent_start, c.sent_end)
+            found = sentences[(id(c.block), c.sent_start)] = (
                 hits, [(s, e, g) for g, spans in hits.items() for s, e in spans])
         c.features = _features(c, left, right, *found)
 
