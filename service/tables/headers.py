@@ -69,12 +69,10 @@ def norm_header(text: str) -> str:
 
 
 #: Per table: the longest text that can match a synonym (by containment, or fuzzily:
-#: see below), and the synonyms fuzzy matching considers.
+#: see below).
 _LONGEST = {table: max(len(syn) for syns in names.values() for syn in syns)
             for table, names in COLUMN_NAMES.items()}
 _MATCHABLE = {table: max(n + 6, n * 3 // 2) for table, n in _LONGEST.items()}
-_FUZZY = {table: [(syn, key) for key, syns in names.items() for syn in syns if len(syn) >= 3]
-          for table, names in COLUMN_NAMES.items()}
 _FUZZY_CUTOFF = 80
 
 
@@ -92,8 +90,8 @@ def _fuzzy_candidates(table: str, length: int) -> tuple[tuple[str, str], ...]:
     """The synonyms fuzz.ratio can match a text of ``length`` with, at the cutoff:
     fuzz.ratio = 200·LCS / (len(s) + len(syn)) reaches it only when neither is more
     than 1.5 times the other."""
-    return tuple((syn, key) for syn, key in _FUZZY[table]
-                 if 2 * length <= 3 * len(syn) and 2 * len(syn) <= 3 * length)
+    return tuple((syn, key) for key, syns in COLUMN_NAMES[table].items() for syn in syns
+                 if len(syn) >= 3 and 2 * length <= 3 * len(syn) and 2 * len(syn) <= 3 * length)
 
 
 @lru_cache(maxsize=8192)
