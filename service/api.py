@@ -239,9 +239,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def _one_extraction_at_a_time() -> anyio.CapacityLimiter:
         """One extraction thread per worker process: extraction is CPU-bound under the
-        GIL, so concurrent threads only take turns, evicting each other's caches and
-        handing the GIL back and forth (measured: 15-16 ms of CPU per request instead
-        of 10 with 4 clients).  Requests wait their turn; the loop stays responsive.
+        GIL, so concurrent threads would only take turns, each finishing later.
+        Requests wait their turn; the loop stays responsive.
         (Made on first use: a limiter belongs to the running event loop.)"""
         nonlocal limiter
         if limiter is None:
