@@ -9,9 +9,10 @@ How a figure is found:
 2. **Candidates.** Every number in the view (Arabic, full-width, Chinese numerals, ``万``),
    with the unit written after it. Numbers that are never metrics — dates, percentages,
    ranges, phone numbers, ordinals, list numbers, model names — are dropped by rule.
-3. **Features.** The unit, the jieba tokens (the tokenizer of a blank spaCy ``zh`` pipeline
-   with the jieba segmenter, run only on the part of the figure's clause before the number
-   and the part after its unit) of the clause before the figure and of the words after it,
+3. **Features.** The unit, the words (as the tokenizer of a blank spaCy ``zh`` pipeline
+   with the jieba segmenter cuts them, see ``words``; cut only in the part of the figure's
+   clause before the number and the part after its unit) of the clause before the figure
+   and of the words after it,
    and keyword groups (channels, verbs, things that are never metrics) found in the
    figure's clause, the clause before it and its sentence.
 4. **Two linear classifiers.** The metric type (or ``none``), and for published items the
@@ -24,6 +25,8 @@ from __future__ import annotations
 
 import bisect
 import re
+import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import accumulate, chain, repeat
@@ -33,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from service import modelstore
+from service.jieba_words import LazyTokenizer, load_tokenizer
 from service.numbers import CHINESE_NUMERAL_CHARS, count_numbers, fold, numbers_in_folded, parse_number
 from service.types import Document, Metric, Section
 
@@ -347,14 +351,21 @@ def find_candidates(doc: Document, sections: list[Section] | None = None) -> lis
 
 @lru_cache(maxsize=1)
 def get_nlp() -> Any:
-    """The blank spaCy ``zh`` pipeline with the jieba segmenter (built once per process)."""
-    import logging
+    """The blank spaCy ``zh`` pipeline with the jieba segmenter: the reference for ``words``.
 
-    import jieba
+    Not used at run time (see ``words``); ``govreport train`` and the tests check
+    against it that ``words`` cuts exactly as it does.
+    """
     import spacy
 
-    jieba.setLogLevel(logging.WARNING)
+    get_tokenizer()  # (quietens jieba's log)
     return spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
+
+
+@lru_cache(maxsize=1)
+def get_tokenizer() -> LazyTokenizer:
+    """jieba's accurate-mode cutter with its default dictionary (read as needed; built once)."""
+    return load_tokenizer()
 
 
 def _groups_in(text: str) -> list[str]:
@@ -429,18 +440,37 @@ def _magnitude(value: int | float) -> str:
 
 
 def words(text: str) -> list[str]:
-    """The words of ``text`` as the spaCy ``zh`` pipeline's jieba tokenizer cuts them,
-    without spaces and punctuation.
+    """The words of ``text`` as the blank spaCy ``zh`` pipeline (jieba segmenter) cuts
+    them, without spaces and punctuation.
 
-    The words come from the pipeline's own segmenter and the punctuation test from its
-    vocabulary, so they are exactly the tokens of ``nlp.tokenizer(text)``; building the
-    spaCy ``Doc`` around them would cost a third of the tokenizer's time for nothing.
+    spaCy is not imported for it: that costs about a second, half the service's
+    start-up budget, and its ``zh`` tokenizer is jieba's accurate cut while its
+    ``is_punct`` is the Unicode test of ``is_punct`` below. ``check_words_match_spacy``
+    holds the two to each other.
     """
+    return [w for w in get_tokenizer().cut(text)
+            if w and (w.isalnum() or not (w.isspace() or is_punct(w)))]
+
+
+def is_punct(word: str) -> bool:
+    """spaCy's ``is_punct`` lexical attribute: every character is Unicode punctuation (P*)."""
+    return all(unicodedata.category(c).startswith("P") for c in word)
+
+
+def check_words_match_spacy(texts: Iterable[str]) -> None:
+    """Raise if ``words`` cuts any of ``texts`` differently from the spaCy pipeline
+    (``get_nlp``), e.g. after a jieba or spaCy upgrade changed one of them."""
     nlp = get_nlp()
-    vocab = nlp.vocab
-    # (a word of letters and digits, as most are, has no punctuation to look up)
-    return [w for w in nlp.tokenizer.jieba_seg.cut(text, cut_all=False)
-            if w and (w.isalnum() or not (w.isspace() or vocab[w].is_punct))]
+    for text in texts:
+        expected = [t.text for t in nlp.tokenizer(text) if not (t.is_space or t.is_punct)]
+        got = words(text)
+        if got != expected:
+            at = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b),
+                      min(len(got), len(expected)))
+            raise RuntimeError(
+                f"words() no longer cuts as the spaCy zh pipeline does: {got[at:at + 5]} "
+                f"against {expected[at:at + 5]}; the tokenizer code in service/metrics.py "
+                "needs updating for the installed jieba/spaCy")
 
 
 def featurise(cands: list[Candidate]) -> None:
@@ -584,7 +614,7 @@ class MetricModel:
     @classmethod
     def load(cls, directory: Path) -> MetricModel:
         data = modelstore.load(Path(directory) / MODEL_FILE)
-        get_nlp()  # build the spaCy/jieba pipeline now, not on the first request
+        get_tokenizer()  # load jieba now, not on the first request
         return cls(type_model=modelstore.linear_pipeline(data["type_model"]),
                    channel_model=modelstore.linear_pipeline(data["channel_model"]),
                    info=data.get("info", {}))

@@ -84,7 +84,7 @@ def freeze_loaded_heap() -> None:
     """For a process that only extracts (the CLI, an HTTP worker), once the models are
     loaded: take everything loaded so far out of the garbage collector's sight.
 
-    The models, jieba's dictionary and spaCy's vocabulary (~160k objects) then cost
+    The models and jieba's dictionary (what of it is read) then cost
     nothing at each collection, and workers forked after loading keep sharing those
     memory pages (a collection writes to every object it visits).  Not done by
     ``get_models``: in someone else's program it would freeze their objects too.

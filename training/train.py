@@ -48,6 +48,7 @@ def models_version(out_dir: Path) -> str:
 def train_all(corpus_dirs: list[Path], out_dir: Path, seed: int = 0, folds: int = 5,
               cv: bool = True, step: Callable[[str], None] | None = None) -> dict:
     """Train every model on the train split of ``corpus_dirs``; write ``out_dir``."""
+    from service.metrics import check_words_match_spacy
     from training import train_metrics, train_sections, train_tables
 
     step = step or (lambda _msg: None)
@@ -56,6 +57,10 @@ def train_all(corpus_dirs: list[Path], out_dir: Path, seed: int = 0, folds: int 
     train = [r for r in reports if r.split != "test"]
     if not train:
         raise ValueError(f"no training reports in {', '.join(map(str, corpus_dirs))}")
+    # The metric features are cut into words without spaCy at run time; make sure
+    # that still cuts as the spaCy zh pipeline does before models learn from it.
+    step("checking the word cutter against the spaCy zh pipeline")
+    check_words_match_spacy(r.text for r in train)
     out_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     for name, trainer in (("sections", train_sections), ("table_rows", train_tables),
