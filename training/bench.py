@@ -66,7 +66,7 @@ def bench_text(texts: list[str], rounds: int = 3) -> dict:
 
     models = get_models()
     jieba.initialize()
-    for t in texts[:5]:  # warm caches (jieba dictionary, spaCy, vectorisers)
+    for t in texts[:5]:  # warm caches (the dictionary groups jieba needs, feature caches)
         extract(t, models=models)
         jieba.lcut(t)
     # Interleaved, text by text: this machine's speed drifts (shared cores), and
