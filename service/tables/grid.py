@@ -104,30 +104,34 @@ _INNER_SPACE = re.compile(r"\S\s+\S")
 def split_cell(text: str, start: int, end: int) -> list[GridCell]:
     """One delimited cell → cells: a lone figure, several space-separated figures,
     or a label followed by the figures printed after it on the same line."""
-    raw = text[start:end]
+    return [GridCell(t, start + a, start + b, kind) for t, a, b, kind in _cell_parts(text[start:end])]
+
+
+@lru_cache(maxsize=16384)
+def _cell_parts(raw: str) -> tuple[tuple[str, int, int, str], ...]:
+    """``split_cell`` of ``raw`` alone: (text, start, end, kind) of each cell, offsets
+    within ``raw``.  Cached: most cells of a table are short strings ("0", "12",
+    "", "—") that every report repeats."""
     if not _INNER_SPACE.search(raw):  # the common case: one token (or none)
         stripped = raw.strip()
         if not stripped:
-            return [GridCell("", start, start, "blank")]
-        a = start + len(raw) - len(raw.lstrip())
-        return [GridCell(stripped, a, a + len(stripped), cell_kind(stripped))]
+            return (("", 0, 0, "blank"),)
+        a = len(raw) - len(raw.lstrip())
+        return ((stripped, a, a + len(stripped), cell_kind(stripped)),)
     tokens = list(_SPACE.finditer(raw))
-    if not tokens:
-        return [GridCell("", start, start, "blank")]
     kinds = [cell_kind(t.group()) for t in tokens]
     if len(tokens) == 1 or "label" not in kinds:
         if "label" in kinds or len(tokens) == 1:
-            a, b = start + tokens[0].start(), start + tokens[-1].end()
-            return [GridCell(text[a:b], a, b, cell_kind(text[a:b]))]
-        return [GridCell(t.group(), start + t.start(), start + t.end(), "value") for t in tokens]
+            a, b = tokens[0].start(), tokens[-1].end()
+            return ((raw[a:b], a, b, cell_kind(raw[a:b])),)
+        return tuple((t.group(), t.start(), t.end(), "value") for t in tokens)
     # A label and then figures: peel the figures off the end.
     k = len(tokens)
     while k > 0 and kinds[k - 1] == "value":
         k -= 1
-    a, b = start + tokens[0].start(), start + tokens[k - 1].end()
-    cells = [GridCell(text[a:b], a, b, "label")]
-    cells += [GridCell(t.group(), start + t.start(), start + t.end(), "value") for t in tokens[k:]]
-    return cells
+    a, b = tokens[0].start(), tokens[k - 1].end()
+    return ((raw[a:b], a, b, "label"),) + tuple((t.group(), t.start(), t.end(), "value")
+                                                 for t in tokens[k:])
 
 
 # --- rows from text -----------------------------------------------------------
