@@ -37,7 +37,8 @@ def test_cuts_exactly_as_jieba_with_its_whole_dictionary(tmp_path, full_jieba, s
     texts = [r.text for r in seed_reports] + ODD_TEXTS
     built = load_tokenizer(tmp_path)  # builds the grouped copy
     assert (tmp_path / f"jieba-dict-v{FORMAT}.tsv").exists()
-    reread = load_tokenizer(tmp_path)  # reads it back, starting with an empty dictionary
+    assert built.tokenizer.FREQ == {}  # and reads it back, starting with an empty dictionary
+    reread = load_tokenizer(tmp_path)
     assert reread.tokenizer.FREQ == {}
     for text in texts:
         expected = list(full_jieba.cut(text, cut_all=False))
@@ -48,9 +49,16 @@ def test_cuts_exactly_as_jieba_with_its_whole_dictionary(tmp_path, full_jieba, s
     assert reread.tokenizer.total == full_jieba.total
 
 
-def test_threads_cutting_at_once_get_the_same_words(tmp_path, full_jieba, seed_reports):
-    load_tokenizer(tmp_path)
-    fresh = load_tokenizer(tmp_path)
+@pytest.fixture(scope="module")
+def built_cache(tmp_path_factory):
+    """A cache directory holding the grouped dictionary (building it takes a second or two)."""
+    directory = tmp_path_factory.mktemp("jieba-cache")
+    load_tokenizer(directory)
+    return directory
+
+
+def test_threads_cutting_at_once_get_the_same_words(built_cache, full_jieba, seed_reports):
+    fresh = load_tokenizer(built_cache)
     pieces = [r.text[i:i + 200] for r in seed_reports for i in range(0, len(r.text), 200)]
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(fresh.cut, pieces))
