@@ -152,6 +152,7 @@ def load_tokenizer(directory: Path | None = None) -> LazyTokenizer:
     path = (directory or cache_dir()) / f"jieba-dict-v{FORMAT}.tsv"
     grouped = GroupedDictionary.read(path, source)
     if grouped is None:
+        log.info("reading jieba's whole dictionary once, to keep it grouped in %s", path)
         with open(dict_path, "rb") as f:
             freq, total = jieba.Tokenizer.gen_pfdict(f)
         try:
