@@ -26,7 +26,7 @@ def test_bench_measures_text_pdf_http_and_jobs_beside_their_baselines(tmp_path):
 
     http = bench.bench_http(texts, concurrencies=(1, 2), requests_per_level=6)
     assert http["startup_to_first_answer_s"] > 0 and http["server_rss_mb"] > 0
-    assert http["jieba_load_floor_s"] > 0
+    assert http["jieba_load_floor_s"] > 0 and http["first_start_s"] > 0
     for level in http["levels"].values():
         assert level["requests"] == 6 and level["errors"] == 0
         assert level["in_process_per_s"] > 0 and level["vs_in_process"] > 0
