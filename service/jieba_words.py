@@ -14,6 +14,7 @@ are read into the tokenizer just before it is cut. The words are exactly
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -37,6 +38,20 @@ def cache_dir() -> Path:
         return Path(os.environ["GOVREPORT_CACHE_DIR"])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "govreport"
+
+
+def _jieba_dictionary() -> str:
+    import jieba
+
+    return os.path.join(os.path.dirname(jieba.__file__), jieba.DEFAULT_DICT_NAME)
+
+
+def cache_file(directory: Path | None = None) -> Path:
+    """The grouped copy of the installed jieba's dictionary in ``directory`` (default:
+    ``cache_dir()``).  Named after the dictionary file it comes from, so that two
+    installs sharing a cache directory (two virtualenvs) do not overwrite each other's."""
+    digest = hashlib.sha1(_source_stamp(_jieba_dictionary()).encode("utf-8")).hexdigest()[:12]
+    return (directory or cache_dir()) / f"jieba-dict-v{FORMAT}-{digest}.tsv"
 
 
 def _source_stamp(path: str) -> str:
@@ -147,9 +162,9 @@ def load_tokenizer(directory: Path | None = None) -> LazyTokenizer:
 
     jieba.setLogLevel(logging.WARNING)
     tokenizer = jieba.Tokenizer()
-    dict_path = os.path.join(os.path.dirname(jieba.__file__), jieba.DEFAULT_DICT_NAME)
+    dict_path = _jieba_dictionary()
     source = _source_stamp(dict_path)
-    path = (directory or cache_dir()) / f"jieba-dict-v{FORMAT}.tsv"
+    path = cache_file(directory)
     grouped = GroupedDictionary.read(path, source)
     if grouped is None:
         log.info("reading jieba's whole dictionary once, to keep it grouped in %s", path)

@@ -13,7 +13,7 @@ import jieba
 import pytest
 
 from service import metrics
-from service.jieba_words import FORMAT, GroupedDictionary, load_tokenizer
+from service.jieba_words import GroupedDictionary, cache_file, load_tokenizer
 
 ODD_TEXTS = [
     "",
@@ -36,7 +36,7 @@ def full_jieba():
 def test_cuts_exactly_as_jieba_with_its_whole_dictionary(tmp_path, full_jieba, seed_reports):
     texts = [r.text for r in seed_reports] + ODD_TEXTS
     built = load_tokenizer(tmp_path)  # builds the grouped copy
-    assert (tmp_path / f"jieba-dict-v{FORMAT}.tsv").exists()
+    assert cache_file(tmp_path).exists()
     assert built.tokenizer.FREQ == {}  # and reads it back, starting with an empty dictionary
     reread = load_tokenizer(tmp_path)
     assert reread.tokenizer.FREQ == {}
@@ -66,7 +66,7 @@ def test_threads_cutting_at_once_get_the_same_words(built_cache, full_jieba, see
 
 
 def test_a_stale_or_broken_cache_is_rebuilt(tmp_path):
-    path = tmp_path / f"jieba-dict-v{FORMAT}.tsv"
+    path = cache_file(tmp_path)
     load_tokenizer(tmp_path)
     header = json.loads(path.read_bytes().partition(b"\n")[0])
     assert GroupedDictionary.read(path, header["source"]) is not None
@@ -108,3 +108,12 @@ def test_the_spacy_check_fails_when_the_cutters_disagree(monkeypatch):
     monkeypatch.setattr(metrics, "is_punct", lambda word: False)  # keeps punctuation
     with pytest.raises(RuntimeError, match="no longer cuts as the spaCy zh pipeline"):
         metrics.check_words_match_spacy(["政府网站发布信息，共395条。"])
+
+
+def test_two_installs_sharing_a_cache_directory_keep_their_own_copies(tmp_path, monkeypatch):
+    from service import jieba_words
+
+    ours = cache_file(tmp_path)
+    monkeypatch.setattr(jieba_words, "_source_stamp", lambda path: "another install's dict.txt")
+    theirs = cache_file(tmp_path)
+    assert ours.parent == theirs.parent == tmp_path and ours != theirs
