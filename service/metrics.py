@@ -118,6 +118,10 @@ _PUBLISHED_ANCHORS = tuple(CHANNEL_GROUPS) + ("pub_verb",)
 _SPAN_PREFIXES = ("行政", "新闻", "政务", "官方", "召开", "举办", "举行", "开展", "作出", "政策", "被申请",
                   "被提起", "被", "已全部", "已", "共", "实际", "主动")
 _MAX_PREFIXES = 2
+# No prefix ends with another, so at most one can end where a span starts: look them up
+# by the text just before the start, one length at a time.
+_SPAN_PREFIX_LENGTHS = sorted({len(p) for p in _SPAN_PREFIXES}, reverse=True)
+_SPAN_PREFIX_SET = frozenset(_SPAN_PREFIXES)
 _TYPE_ANCHORS = {"published_items": _PUBLISHED_ANCHORS, "applications_received": ("recv", "apply"), "applications_carried_over": ("carry",),
                  "applications_completed": ("done",), "policy_interpretations": ("pub_verb", "interp"),
                  "press_conferences": ("press",), "review_cases": ("review",),
@@ -157,22 +161,27 @@ _NUMBER_RUN = re.compile(r"\d(?<!\d\d)\d*+\s++(?:\d++\s++)+\d")
 
 _PROSE_PUNCT = re.compile("[，。；：,;]")
 
+#: What any number ``numbers_in_folded`` (or ``count_numbers``) finds holds: a digit
+#: (full-width ones too, which \d covers, so the text need not be folded to tell), two
+#: numeral characters, or 十.
+_MAYBE_NUMBER = re.compile(rf"\d|[{CHINESE_NUMERAL_CHARS}]{{2}}|十")
 
-def _is_prose_line(line: str) -> bool:
-    """Whether a line reads like running text rather than a table cell or a label."""
-    if "\t" in line:
-        return False
-    s = line.strip()
+
+def _is_prose_line(s: str) -> bool:
+    """Whether a stripped line without tabs reads like running text rather than a table
+    cell or a label."""
     if len(s) < 2 or _NUMBER_RUN.search(s):  # 2 0 0 0 0 0 2: a table row rendered with spaces
         return False
     if _PROSE_PUNCT.search(s):
         return True
-    return len(s) >= 20 and count_numbers(s, 3) <= 2
+    return len(s) >= 20 and (not _MAYBE_NUMBER.search(s) or count_numbers(s, 3) <= 2)
 
 
 #: Lines that may be running text: no tab, and a sentence mark or at least 20 characters
-#: (``_is_prose_line`` decides; every other line only ends a paragraph).
-_MAYBE_PROSE = re.compile(r"^(?=[^\t\n]*[，。；：,;]|[^\t\n]{20})[^\t\n]*$", re.M)
+#: (``_is_prose_line`` decides; every other line only ends a paragraph). Matched from the
+#: newline before the line (the text is given one in front), which the regex engine
+#: jumps to; ``^`` with re.M would be tried at every character.
+_MAYBE_PROSE = re.compile(r"\n(?=[^\t\n]*[，。；：,;]|[^\t\n]{20})([^\t\n]*)(?![^\n])")
 
 
 def prose_blocks(doc: Document, sections: list[Section] | None = None) -> list[Block]:
@@ -186,28 +195,28 @@ def prose_blocks(doc: Document, sections: list[Section] | None = None) -> list[B
     prev_open = False  # the previous line was prose and did not end its sentence
     expected = 0  # where the line after the last one looked at starts
     # Only the lines that may be prose are looked at (found at C speed); a gap between
-    # two of them is lines that are not prose, which end the paragraph.
-    for m in _MAYBE_PROSE.finditer(text):
+    # two of them is lines that are not prose, which end the paragraph. (In "\n" + text
+    # a match starts at its newline, so its offsets are those of the line in ``text``.)
+    for m in _MAYBE_PROSE.finditer("\n" + text):
         line_start = m.start()
         if line_start != expected and pieces:
             _flush(blocks, pieces, offsets)
             pieces, offsets, prev_open = [], [], False
-        expected = m.end() + 1
-        line = m.group()
+        expected = m.end()
+        line = m.group(1)
         if line.endswith("\r"):
             line = line[:-1]
         in_table = False
         if skip:
             i = bisect.bisect_right(skip_starts, line_start) - 1
             in_table = i >= 0 and skip[i][0] <= line_start < skip[i][1]
-        if not in_table and _is_prose_line(line):
-            lead = len(line) - len(line.lstrip())
-            body = line.strip()
+        body = line.strip()
+        if not in_table and _is_prose_line(body):
             if not (prev_open and pieces and not _HEADING_START.match(line)):
                 _flush(blocks, pieces, offsets)
                 pieces, offsets = [], []
             pieces.append(body)
-            offsets.append(line_start + lead)
+            offsets.append(line_start + len(line) - len(line.lstrip()))
             prev_open = body[-1] not in _SENTENCE_END and body[-1] not in "：:"
         elif pieces:
             _flush(blocks, pieces, offsets)
@@ -296,11 +305,6 @@ def _never_a_metric(folded: str, start: int, end: int, unit: str, unit_end: int)
 _CLAUSE_OR_SENTENCE_MARK = re.compile("[" + re.escape("".join(sorted(_SENTENCE_END | _CLAUSE_END))) + "]")
 
 
-#: What any number ``numbers_in_folded`` finds holds: a digit (full-width ones too, which
-#: \d covers, so the text need not be folded to tell), two numeral characters, or 十.
-_MAYBE_NUMBER = re.compile(rf"\d|[{CHINESE_NUMERAL_CHARS}]{{2}}|十")
-
-
 def candidates_in(block: Block) -> list[Candidate]:
     if not _MAYBE_NUMBER.search(block.text):  # most paragraphs state no figure at all
         return []
@@ -368,66 +372,54 @@ def get_tokenizer() -> LazyTokenizer:
     return load_tokenizer()
 
 
-def _groups_in(text: str) -> list[str]:
-    return [g for g, words in KEYWORDS.items() if any(w in text for w in words)]
-
-
-def _keyword_index() -> tuple[re.Pattern, dict[str, tuple[tuple[str, tuple[str, ...]], ...]]]:
+def _keyword_index() -> tuple[re.Pattern, dict[str, tuple[tuple[int, str, tuple[str, ...]], ...]]]:
     """The first characters of all keywords, and per way a keyword starts (its first two
-    characters, or the whole of a one-character word) the groups (in ``KEYWORDS`` order)
-    with their words that start so, longest first.  A one-character word is listed under
-    every two-character start that begins with it as well."""
+    characters, or the whole of a one-character word) the groups (in ``KEYWORDS`` order,
+    with their number in it) with their words that start so, longest first.  A
+    one-character word is listed under every two-character start that begins with it as well."""
     starts = {w[:2] for words in KEYWORDS.values() for w in words}
-    by_start: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+    by_start: dict[str, list[tuple[int, str, tuple[str, ...]]]] = {}
     for start in sorted(starts):
-        for g, words in KEYWORDS.items():
+        for number, (g, words) in enumerate(KEYWORDS.items()):
             starting = sorted((w for w in words if w[:2] == start or w == start[0]), key=len, reverse=True)
             if starting:
-                by_start.setdefault(start, []).append((g, tuple(starting)))
+                by_start.setdefault(start, []).append((number, g, tuple(starting)))
     pattern = re.compile("[" + re.escape("".join(sorted({w[0] for w in starts}))) + "]")
     return pattern, {k: tuple(v) for k, v in by_start.items()}
 
 
 _KEYWORD_FIRST, _KEYWORDS_BY_START = _keyword_index()
-_GROUP_ORDER = {g: i for i, g in enumerate(KEYWORDS)}
+
+#: A keyword found in a text: (number of its group in ``KEYWORDS``, start, end, group).
+Hit = tuple[int, int, int, str]
 
 
-def keyword_hits(text: str, start: int, end: int) -> dict[str, list[tuple[int, int]]]:
-    """Every keyword occurrence in ``text[start:end]`` by group (groups in ``KEYWORDS``
-    order), as (start, end) offsets: at each position the longest word of each group.
+def keyword_hits(text: str, start: int, end: int) -> list[Hit]:
+    """Every keyword occurrence in ``text[start:end]``, groups in ``KEYWORDS`` order and
+    each group's in text order: at each position the longest word of each group.
 
     One scan for the characters keywords start with, instead of a regex per group; at
     each, only the words that start with the next two characters are tried.
     """
-    hits: dict[str, list[tuple[int, int]]] = {}
+    hits: list[Hit] = []
     by_start = _KEYWORDS_BY_START
     for m in _KEYWORD_FIRST.finditer(text, start, end):
         p = m.start()
-        for g, words in by_start.get(text[p:p + 2]) or by_start.get(m.group(), ()):
+        for number, g, words in by_start.get(text[p:p + 2]) or by_start.get(m.group(), ()):
             for w in words:
                 if text.startswith(w, p, end):
-                    found = hits.get(g)
-                    if found is None:
-                        hits[g] = [(p, p + len(w))]
-                    else:
-                        found.append((p, p + len(w)))
+                    hits.append((number, p, p + len(w), g))
                     break
-    if len(hits) > 1:
-        hits = dict(sorted(hits.items(), key=lambda item: _GROUP_ORDER[item[0]]))
+    hits.sort()  # by group, then start (one hit per group and start)
     return hits
 
 
-def _groups_between(hits: dict[str, list[tuple[int, int]]], start: int, end: int) -> list[str]:
-    return [g for g, spans in hits.items() if any(start <= s and e <= end for s, e in spans)]
-
-
-def _nearest_channel_before(hits: dict[str, list[tuple[int, int]]], start: int, end: int) -> str | None:
+def _nearest_channel_before(hits: list[Hit], start: int, end: int) -> str | None:
     """The channel group whose keyword ends closest before ``end`` (within ``start:end``)."""
     best, best_key = None, (-1, 0)
-    for g in CHANNEL_GROUPS:
-        for s, e in hits.get(g, ()):
-            if start <= s and e <= end and (e, -s) > best_key:  # ties: the longer word (政务新媒体)
-                best, best_key = g, (e, -s)
+    for _, s, e, g in hits:
+        if g in CHANNEL_GROUPS and start <= s and e <= end and (e, -s) > best_key:
+            best, best_key = g, (e, -s)  # ties: the longer word (政务新媒体), then the first group
     return best
 
 
@@ -477,35 +469,31 @@ def featurise(cands: list[Candidate]) -> None:
     """Fill ``features`` of every candidate.
 
     jieba runs only over the words the features use: the part of the figure's clause
-    before the number and the part after its unit, each piece once; keywords are found
-    once per sentence.
+    before the number and the part after its unit, each distinct piece of text once (the
+    part after the unit is mostly empty, which has no words); keywords are found once per
+    sentence.
     """
-    pieces: dict[tuple[int, int, int], list[str]] = {}
-    sentences: dict[tuple[int, int], tuple[dict, list]] = {}
-
-    def words_of(c: Candidate, start: int, end: int) -> list[str]:
-        key = (id(c.block), start, end)
-        found = pieces.get(key)
-        if found is None:
-            found = pieces[key] = words(c.block.text[start:end])
-        return found
-
+    words_of: dict[str, list[str]] = {"": []}
+    sentences: dict[tuple[int, int], list[Hit]] = {}
     for c in cands:
-        left = words_of(c, c.clause_start, c.num_start)
-        right = words_of(c, c.unit_end, c.clause_end)
-        found = sentences.get((id(c.block), c.sent_start))
-        if found is None:
-            hits = keyword_hits(c.block.text, c.sent_start, c.sent_end)
-            found = sentences[(id(c.block), c.sent_start)] = (
-                hits, [(s, e, g) for g, spans in hits.items() for s, e in spans])
-        c.features = _features(c, left, right, *found)
+        text = c.block.text
+        left_text = text[c.clause_start:c.num_start]
+        left = words_of.get(left_text)
+        if left is None:
+            left = words_of[left_text] = words(left_text)
+        right_text = text[c.unit_end:c.clause_end]
+        right = words_of.get(right_text)
+        if right is None:
+            right = words_of[right_text] = words(right_text)
+        hits = sentences.get((id(c.block), c.sent_start))
+        if hits is None:
+            hits = sentences[(id(c.block), c.sent_start)] = keyword_hits(text, c.sent_start, c.sent_end)
+        c.features = _features(c, left, right, hits)
 
 
-def _features(c: Candidate, left_toks: list[str], right_toks: list[str],
-              hits: dict[str, list[tuple[int, int]]],
-              hits_flat: list[tuple[int, int, str]]) -> dict[str, float]:
+def _features(c: Candidate, left_toks: list[str], right_toks: list[str], hits: list[Hit]) -> dict[str, float]:
     """The features of one candidate: ``left_toks`` are the words of its clause before
-    the number, ``right_toks`` those after its unit."""
+    the number, ``right_toks`` those after its unit, ``hits`` the keywords of its sentence."""
     text = c.block.text
     left = text[c.clause_start:c.num_start]
     prev = text[c.prev_clause_start:max(c.prev_clause_start, c.clause_start - 1)]
@@ -550,7 +538,7 @@ def _features(c: Candidate, left_toks: list[str], right_toks: list[str],
     near = near_sent = None
     near_key = near_sent_key = (-1, 0)
     last_part = -1  # end of the last 其中 before the figure
-    for s, e, g in hits_flat:
+    for _, s, e, g in hits:
         if e <= ns:
             if ss <= s:
                 if not sent_groups or sent_groups[-1] != g:
@@ -602,7 +590,7 @@ class MetricModel:
     type_model: Any = None
     channel_model: Any = None
     info: dict = field(default_factory=dict)
-    _scorers: dict[str, LinearScorer] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _scorer: LinearScorer | None = field(default=None, init=False, repr=False, compare=False)
 
     def save(self, directory: Path) -> None:
         modelstore.save(Path(directory) / MODEL_FILE, {
@@ -623,41 +611,50 @@ class MetricModel:
         """(type, channel) of each candidate; type ``none`` for figures that are not metrics."""
         if not cands or self.type_model is None:
             return [(NONE, None)] * len(cands)
-        X = [c.features for c in cands]
-        types = self._scorer("type").predict(X)
-        channels: list[str | None] = [None] * len(cands)
-        pub = [i for i, t in enumerate(types) if t == "published_items"]
-        if pub and self.channel_model is not None:
-            for i, ch in zip(pub, self._scorer("channel").predict([X[i] for i in pub])):
-                channels[i] = ch
-        return list(zip(types, channels))
-
-    def _scorer(self, which: str) -> LinearScorer:
-        scorer = self._scorers.get(which)
-        if scorer is None:
-            pipeline = self.type_model if which == "type" else self.channel_model
-            scorer = self._scorers[which] = LinearScorer(pipeline)
-        return scorer
+        if self._scorer is None:
+            # the channel of every figure along with its type: once the features are
+            # gathered, the channel model's few more columns cost next to nothing
+            self._scorer = LinearScorer([m for m in (self.type_model, self.channel_model) if m is not None])
+        labels = self._scorer.predict([c.features for c in cands])
+        types = labels[0]
+        channels = labels[1] if len(labels) > 1 else [None] * len(types)
+        return [(t, ch if t == "published_items" else None) for t, ch in zip(types, channels)]
 
 
 class LinearScorer:
-    """``predict`` of a DictVectorizer + linear classifier pipeline straight from its
-    weights: one gather and one sum per document, without scikit-learn's per-call
-    validation (which costs more than the arithmetic for a handful of rows)."""
+    """``predict`` of DictVectorizer + linear classifier pipelines straight from their
+    weights: one gather and one sum per document for all of them, without scikit-learn's
+    per-call validation (which costs more than the arithmetic for a handful of rows).
 
-    def __init__(self, pipeline: Any):
-        vec, clf = pipeline.steps[0][1], pipeline.steps[-1][1]
-        self.vocabulary: dict[str, int] = vec.vocabulary_
-        coef = np.asarray(clf.coef_, dtype=float)
-        self.binary = coef.shape[0] == 1  # one row of weights, for the second class
-        # feature × class, plus a zero row for names the model does not know
-        self.weights = np.vstack([coef.T, np.zeros((1, coef.shape[0]))])
-        self.intercept = np.asarray(clf.intercept_, dtype=float)
-        self.classes = [str(c) for c in clf.classes_]
+    The pipelines share one vocabulary, the union of theirs; a name a model does not
+    know weighs zero in it, as it would alone, so each model scores as it would alone.
+    """
 
-    def predict(self, rows: list[dict[str, float]]) -> list[str]:
+    def __init__(self, pipelines: list[Any]):
+        self.vocabulary: dict[str, int] = {}
+        for pipeline in pipelines:
+            for name in pipeline.steps[0][1].vocabulary_:
+                self.vocabulary.setdefault(name, len(self.vocabulary))
+        # per model: its columns of the weights, intercept, classes, and whether it is
+        # binary (one column of weights, for the second class)
+        self.models: list[tuple[slice, np.ndarray, list[str], bool]] = []
+        weights = []
+        for pipeline in pipelines:
+            vec, clf = pipeline.steps[0][1], pipeline.steps[-1][1]
+            coef = np.asarray(clf.coef_, dtype=float)
+            # feature × class, plus a zero row for names no model knows
+            model_weights = np.zeros((len(self.vocabulary) + 1, coef.shape[0]))
+            model_weights[[self.vocabulary[name] for name in vec.vocabulary_]] = coef.T[list(vec.vocabulary_.values())]
+            first = sum(w.shape[1] for w in weights)
+            self.models.append((slice(first, first + coef.shape[0]), np.asarray(clf.intercept_, dtype=float),
+                                [str(c) for c in clf.classes_], coef.shape[0] == 1))
+            weights.append(model_weights)
+        self.weights = np.hstack(weights)
+
+    def predict(self, rows: list[dict[str, float]]) -> list[list[str]]:
+        """The label of each row, by each model."""
         if not rows:
-            return []
+            return [[] for _ in self.models]
         get = self.vocabulary.get
         unknown = len(self.vocabulary)  # a zero row of weights, for names the model does not know
         rows = [row or {"": 0.0} for row in rows]  # reduceat cannot sum an empty row
@@ -666,29 +663,52 @@ class LinearScorer:
         cols = np.fromiter(map(get, chain.from_iterable(rows), repeat(unknown)), np.intp, n)
         vals = np.fromiter(chain.from_iterable(map(dict.values, rows)), float, n)
         starts = np.fromiter(accumulate(map(len, rows[:-1]), initial=0), np.intp, len(rows))
-        scores = np.add.reduceat(self.weights[cols] * vals[:, None], starts, axis=0) + self.intercept
-        if self.binary:
-            return [self.classes[int(s > 0)] for s in scores[:, 0].tolist()]
-        return [self.classes[i] for i in scores.argmax(axis=1).tolist()]
+        sums = np.add.reduceat(self.weights[cols] * vals[:, None], starts, axis=0)
+        labels = []
+        for columns, intercept, classes, binary in self.models:
+            scores = sums[:, columns] + intercept
+            if binary:
+                labels.append([classes[int(s > 0)] for s in scores[:, 0].tolist()])
+            else:
+                labels.append([classes[i] for i in scores.argmax(axis=1).tolist()])
+        return labels
 
 
 # --- evidence spans ------------------------------------------------------------------
 
-def _first_keyword(text: str, groups: tuple[str, ...] | list[str]) -> int | None:
+def _first_keyword(text: str, groups: tuple[str, ...]) -> int | None:
     """Offset of the first keyword of ``groups`` in ``text``, outside quoted names (“青阳发布”)."""
     quoted = [(m.start(), m.end()) for m in _QUOTED.finditer(text)] if "“" in text or '"' in text \
         or "《" in text else []
-    for m in _keywords_of(tuple(groups)).finditer(text):  # every position a keyword starts at
+    pattern = _keywords_of(groups)
+    m = pattern.search(text)
+    while m is not None:  # every position a keyword starts at, from the left
         p = m.start()
         if not any(s <= p < e for s, e in quoted):
             return p
+        m = pattern.search(text, p + 1)
     return None
 
 
 @lru_cache(maxsize=64)
 def _keywords_of(groups: tuple[str, ...]) -> re.Pattern:
+    # (an alternation the regex engine skips to by its first characters; a lookahead
+    # would be tried at every character)
     words = sorted({w for g in groups for w in KEYWORDS[g]})
-    return re.compile("(?=" + "|".join(map(re.escape, words)) + ")") if words else re.compile("(?!)")
+    return re.compile("|".join(map(re.escape, words))) if words else re.compile("(?!)")
+
+
+#: The keyword groups naming each channel, where a published item's span may start.
+_CHANNEL_ANCHORS = {channel: tuple(g for g, ch in CHANNEL_GROUPS.items() if ch == channel)
+                    for channel in CHANNEL_GROUPS.values()}
+
+
+def _span_prefix(text: str, start: int, floor: int) -> str | None:
+    """The one word of ``_SPAN_PREFIXES`` ending at ``start`` and starting at ``floor`` or later."""
+    for n in _SPAN_PREFIX_LENGTHS:
+        if start - n >= floor and text[start - n:start] in _SPAN_PREFIX_SET:
+            return text[start - n:start]
+    return None
 
 
 _QUOTED = re.compile("“[^”]{0,20}”|\"[^\"]{0,20}\"|《[^》]{0,30}》")
@@ -702,8 +722,7 @@ def evidence_span(c: Candidate, mtype: str, channel: str | None) -> tuple[int, i
     anchor = _first_keyword(left, _TYPE_ANCHORS.get(mtype, ()))
     if anchor is not None:
         start = c.clause_start + anchor
-    wanted = [g for g, ch in CHANNEL_GROUPS.items() if ch == channel] if channel else \
-        list(_TYPE_ANCHORS.get(mtype, ()))
+    wanted = _CHANNEL_ANCHORS.get(channel, ()) if channel else _TYPE_ANCHORS.get(mtype, ())
     if wanted and left.strip() and _first_keyword(left, wanted) is None \
             and c.prev_clause_start < c.clause_start:
         # the channel (or subject) is named one clause before: 发挥…微信公众号…作用，全年推送…1025条
@@ -712,8 +731,7 @@ def evidence_span(c: Candidate, mtype: str, channel: str | None) -> tuple[int, i
         if p is not None:
             start = c.prev_clause_start + p
     for _ in range(_MAX_PREFIXES):  # 行政|处罚, 召开|新闻|发布会
-        prefix = next((p for p in _SPAN_PREFIXES if text.startswith(p, start - len(p))
-                       and start - len(p) >= c.prev_clause_start), None)
+        prefix = _span_prefix(text, start, c.prev_clause_start)
         if prefix is None or start >= c.num_start:
             break
         start -= len(prefix)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
+from itertools import accumulate
 from typing import NamedTuple
 
 from service.numbers import fold
@@ -55,6 +56,11 @@ class GridCell(NamedTuple):
     kind: str  # "blank" | "value" | "label"
 
 
+# GridCell from a tuple of its fields, without the Python-level frame of a named
+# tuple's ``__new__`` or ``_make`` (a report has a few hundred cells).
+_new_cell = partial(tuple.__new__, GridCell)
+
+
 class CellValue(NamedTuple):
     """What a value cell says: the value, why it is flagged, and where the figure is."""
 
@@ -65,13 +71,16 @@ class CellValue(NamedTuple):
     end: int
 
 
+_new_value = partial(tuple.__new__, CellValue)  # (see _new_cell)
+
+
 def read_value(cell: GridCell) -> CellValue:
     """The value of a value cell, reported as it reads (``null`` for blank)."""
     value, reason, raw, lead, length = _parse_cell(cell.text)
     if reason == "blank":
-        return CellValue(None, "blank", "", cell.start, cell.start)
+        return _new_value((None, "blank", "", cell.start, cell.start))
     start = cell.start + lead
-    return CellValue(value, reason, raw, start, start + length)
+    return _new_value((value, reason, raw, start, start + length))
 
 
 @lru_cache(maxsize=8192)
@@ -139,12 +148,20 @@ def _cell_parts(raw: str) -> tuple[tuple[str, int, int, str], ...]:
 # Page furniture a PDF leaves inside a table: "-3-", "— 3 —", "第 3 页 共 9 页".
 # ("3/9" is not taken for a footer: "0 / 351" is a row of figures with a blank marker.)
 _FOOTER = re.compile(r"[-—–－]\s*\d{1,4}\s*[-—–－]|第\s*\d{1,4}\s*页(?:\s*[,，/]?\s*共\s*\d{1,4}\s*页)?")
+# What every footer line holds (a dash or 第, a number, a dash or 页, on one line):
+# a block without it needs no line-by-line footer check.
+_FOOTER_LIKE = re.compile(r"[-—–－第][^\S\n]*\d{1,4}[^\S\n]*[-—–－页]")
+# A run of consecutive non-blank lines.  A blank line holds nothing but spaces,
+# U+3000, form feeds and \r; a line holding a tab is not blank ("\t" alone is an
+# empty cell, not a separator between rows).
+_BLOCK = re.compile(r"^[ \u3000\f\r]*[^ \u3000\f\r\n].*(?:\n[ \u3000\f\r]*[^ \u3000\f\r\n].*)*", re.M)
+# A tab between two cells of a line (not just leading or trailing ones): tab rows.
+# (Written to start with the tab, so that the search skips to tabs at C speed.)
+_INNER_TAB = re.compile(r"\t(?<=[^\t\n]\t)\t*[^\t\n]")
 _MD_SEPARATOR = re.compile(r":?-{2,}:?")
-_BAR = re.compile(r"\|")
 
 
-@dataclass
-class GridRow:
+class GridRow(NamedTuple):
     """One physical row of a table: cells in reading order with offsets."""
 
     cells: list[GridCell]
@@ -172,72 +189,91 @@ def _text_row(cells: list[GridCell], fallback: int) -> GridRow:
     filled cell starts the row, the last cell ends it."""
     if not cells:  # (a markdown line of a lone bar)
         return GridRow(cells, fallback, fallback)
-    start = next((c.start for c in cells if c.kind != "blank"), cells[0].start)
+    for cell in cells:
+        if cell.kind != "blank":
+            start = cell.start
+            break
+    else:
+        start = cells[0].start
     return GridRow(cells, start, max(start, cells[-1].end))
 
 
-class _Line(NamedTuple):
-    start: int
-    end: int  # excluding the newline and a trailing \r
-    s: str    # text[start:end]
+def _add_cells(cells: list[GridCell], raw: str, at: int) -> None:
+    """Append the cells of one delimited piece of text ``raw`` found at offset ``at``."""
+    cells.extend([_new_cell((t, at + a, at + b, kind)) for t, a, b, kind in _cell_parts(raw)])
 
 
-def _tab_cells(text: str, start: int, end: int) -> list[GridCell]:
-    cells: list[GridCell] = []
-    pos = start
-    for piece in text[start:end].split("\t"):
-        cells.extend(split_cell(text, pos, pos + len(piece)))
-        pos += len(piece) + 1
-    return cells
+def _cells(pieces: list[str], at: int, gap: int) -> list[GridCell]:
+    """The cells of consecutive pieces of text, the first at offset ``at``, each
+    ``gap`` characters (its delimiter) after the end of the one before."""
+    starts = accumulate([len(p) + gap for p in pieces], initial=at)
+    return [_new_cell((t, start + a, start + b, kind))
+            for piece, start in zip(pieces, starts) for t, a, b, kind in _cell_parts(piece)]
 
 
-def _pipe_cells(text: str, line: _Line) -> list[GridCell] | None:
-    """Cells of a markdown row, or None for the |---|---| separator."""
-    s = line.s
-    bars = [line.start + m.start() for m in _BAR.finditer(s)]
-    pieces = [(a + 1, b) for a, b in zip(bars, bars[1:])]
-    if text[bars[-1] + 1:line.end].strip():
-        pieces.append((bars[-1] + 1, line.end))
-    contents = [text[a:b].strip() for a, b in pieces]
-    if any(contents) and all(not c or _MD_SEPARATOR.fullmatch(c) for c in contents):
-        return None
-    cells: list[GridCell] = []
-    for a, b in pieces:
-        cells.extend(split_cell(text, a, b))
-    return cells
+def _tab_row(line: str, at: int) -> GridRow:
+    """A line of tab-separated cells (or of no delimiter at all) found at ``at``."""
+    return _text_row(_cells(line.split("\t"), at, 1), at)
 
 
 def text_rows(text: str, start: int = 0, end: int | None = None) -> list[GridRow]:
-    """Every row of ``text[start:end]``, whatever the layout, with offsets into ``text``."""
+    """Every row of ``text[start:end]``, whatever the layout, with offsets into ``text``.
+
+    Blank lines separate blocks of rows; each block is read as a whole.  The
+    layouts most text takes (tab rows, lines without delimiters, one cell per
+    line) are read straight from the block's text; markdown, \r line ends,
+    page footers and mixed layouts go through ``_block_rows`` line by line.
+    """
     end = len(text) if end is None else end
     rows: list[GridRow] = []
-    block: list[_Line] = []  # consecutive non-blank lines
-    pos = start
-    for raw in text[start:end].split("\n"):
-        at = pos
-        pos += len(raw) + 1
-        if raw.endswith("\r"):
-            raw = raw[:-1]
-        if "\t" not in raw and not raw.strip(" \u3000\f\r"):
-            # a blank line between rows ("\t" alone is an empty cell, not a separator)
-            if block:
-                rows.extend(_block_rows(text, block))
-                block = []
-        elif len(raw) <= 16 and _FOOTER.fullmatch(raw.strip(" \t\u3000\f")):
-            continue  # page furniture inside the text
-        else:
-            block.append(_Line(at, at + len(raw), raw))
-    if block:
-        rows.extend(_block_rows(text, block))
+    for block in _BLOCK.finditer(text[start:end]):
+        chunk = block.group()
+        at = start + block.start()
+        if "|" in chunk or "\r" in chunk or _FOOTER_LIKE.search(chunk):
+            rows.extend(_block_rows(text, _block_lines(chunk, at)))
+        elif _INNER_TAB.search(chunk) or not (chunk[0] == "\t" or "\n\t" in chunk):
+            # Tab rows, or lines without cell delimiters (prose, figures after a label): a row each.
+            for line in chunk.split("\n"):
+                rows.append(_tab_row(line, at))
+                at += len(line) + 1
+        elif chunk[0] == "\t" and chunk.count("\n") == chunk.count("\n\t"):
+            # One cell per line, every line led by its tab: the block is one row.
+            cells = _cells(chunk[1:].split("\n\t"), at + 1, 2)
+            rows.append(_text_row(cells, cells[0].start))
+        else:  # one cell per line with labels wrapped over lines
+            rows.extend(_block_rows(text, _block_lines(chunk, at)))
     return rows
 
 
-def _block_rows(text: str, block: list[_Line]) -> list[GridRow]:
-    if not any("\t" in ln.s or "|" in ln.s for ln in block):
-        # Lines without cell delimiters (prose, or figures after a label): a row each.
-        return [_text_row(split_cell(text, ln.start, ln.end), ln.start) for ln in block]
-    pipes = [ln.s.lstrip().startswith("|") for ln in block]
-    plain = [ln.s for ln, pipe in zip(block, pipes) if not pipe]
+def _block_lines(chunk: str, at: int) -> list[tuple[int, str]]:
+    """(offset, text without a trailing \r) of the lines of a block found at ``at``,
+    page footers left out."""
+    lines = []
+    for raw in chunk.split("\n"):
+        line = raw[:-1] if raw.endswith("\r") else raw
+        if not (len(line) <= 16 and _FOOTER.fullmatch(line.strip(" \t\u3000\f"))):
+            lines.append((at, line))
+        at += len(raw) + 1
+    return lines
+
+
+def _pipe_cells(line: str, at: int) -> list[GridCell] | None:
+    """Cells of a markdown row found at ``at``, or None for the |---|---| separator."""
+    lead, *pieces = line.split("|")  # (``lead``: the spaces before the first bar)
+    if not pieces[-1].strip():
+        pieces.pop()  # nothing after the last bar
+    contents = [p.strip() for p in pieces]
+    if any(contents) and all(not c or _MD_SEPARATOR.fullmatch(c) for c in contents):
+        return None
+    return _cells(pieces, at + len(lead) + 1, 1)
+
+
+def _block_rows(text: str, block: list[tuple[int, str]]) -> list[GridRow]:
+    """Rows of a block of lines (offset, text), whatever the layout."""
+    if not block:  # (a block of page footers)
+        return []
+    pipes = [s.lstrip().startswith("|") for _, s in block]
+    plain = [s for (_, s), pipe in zip(block, pipes) if not pipe]
     # A tab between two cells (not just leading or trailing ones) means tab rows.
     tab_rows = any("\t" in s.strip("\t") for s in plain)
     cell_per_line = not tab_rows and any(s.startswith("\t") for s in plain)
@@ -246,28 +282,28 @@ def _block_rows(text: str, block: list[_Line]) -> list[GridRow]:
     # cell(s) begin in ``cells``, and its span of text (to extend a wrapped label).
     cells: list[GridCell] = []
     last_at, last_start, last_end = 0, 0, 0
-    for ln, pipe in zip(block, pipes):
+    for (at, s), pipe in zip(block, pipes):
         if cell_per_line and not pipe:
-            if ln.s.startswith("\t"):
-                last_at, last_start, last_end = len(cells), ln.start + 1, ln.end
-                cells.extend(split_cell(text, last_start, last_end))
+            if s.startswith("\t"):
+                last_at, last_start, last_end = len(cells), at + 1, at + len(s)
+                _add_cells(cells, s[1:], last_start)
                 continue
             # A line without the leading tab continues a label cell broken over
             # lines (商业\n企业); after a figure it is text of its own.
             if cells and cell_kind(text[last_start:last_end]) == "label":
                 del cells[last_at:]
-                last_end = ln.end
-                cells.extend(split_cell(text, last_start, last_end))
+                last_end = at + len(s)
+                _add_cells(cells, text[last_start:last_end], last_start)
                 continue
         if cells:
             rows.append(_text_row(cells, cells[0].start))
             cells = []
         if pipe:
-            pipe_cells = _pipe_cells(text, ln)
+            pipe_cells = _pipe_cells(s, at)
             if pipe_cells is not None:
-                rows.append(_text_row(pipe_cells, ln.start))
+                rows.append(_text_row(pipe_cells, at))
         else:
-            rows.append(_text_row(_tab_cells(text, ln.start, ln.end), ln.start))
+            rows.append(_tab_row(s, at))
     if cells:
         rows.append(_text_row(cells, cells[0].start))
     return rows
@@ -320,13 +356,12 @@ class TableRow:
         return self._filled[1]
 
 
-def _split(row: GridRow) -> tuple[list[GridCell], list[GridCell]]:
-    """(label cells, the cells after the last label: the row's figures)."""
-    cells = row.cells
-    last = len(cells) - 1
-    while last >= 0 and cells[last].kind != "label":
-        last -= 1
-    return [c for c in cells[:last + 1] if c.kind == "label"], cells[last + 1:]
+class _Pending(NamedTuple):
+    """A row of labels without figures, waiting for the figures below it."""
+
+    labels: list[GridCell]
+    context: list[str]
+    start: int
 
 
 def table_rows(grid: list[GridRow]) -> list[TableRow]:
@@ -334,39 +369,46 @@ def table_rows(grid: list[GridRow]) -> list[TableRow]:
     wrapped labels joined to the figures on the next line."""
     out: list[TableRow] = []
     carried: list[str] = []
-    pending: list[TableRow] = []  # label rows (no figures yet) since the last data row
+    pending: list[_Pending] = []  # label rows (no figures yet) since the last data row
     for row in grid:
-        labels, values = _split(row)
-        filled = any(c.kind != "blank" for c in values)
-        if not labels and not filled:
-            continue  # an empty line of cells
-        if labels and not filled and is_header_row([c.text for c in labels]):
-            out.append(TableRow(labels, [], [], row.start, row.end, header=True, cells=row.cells))
+        # The label cells, and the cells after the last label: the row's figures.
+        cells = row.cells
+        last = len(cells)
+        while last and cells[last - 1].kind != "label":
+            last -= 1
+        labels = [c for c in cells[:last] if c.kind == "label"] if last > 1 else cells[:last]
+        values = cells[last:]
+        filled = False
+        for c in values:
+            if c.kind != "blank":
+                filled = True
+                break
+        if not labels:
+            if not filled:
+                continue  # an empty line of cells
+        elif not filled and is_header_row([c.text for c in labels]):
+            out.append(TableRow(labels, [], [], row.start, row.end, header=True, cells=cells))
             pending, carried = [], []
             continue
-        if labels and not values:
-            pending.append(TableRow(labels, [], list(carried), row.start, row.end))
+        elif not values:
+            pending.append(_Pending(labels, list(carried), row.start))
             continue
-        if labels:
+        else:
             if len(labels) > 1:
                 context = [c.text for c in labels[:-1]]
             elif pending:
-                context = [t for p in pending for t in (c.text for c in p.labels)]
+                context = [c.text for p in pending for c in p.labels]
             else:
                 context = list(carried)
-            item = TableRow(labels[-1:], values, context, row.start, row.end)
+            out.append(TableRow(labels[-1:], values, context, row.start, row.end))
             if len(labels) > 1 or pending:
                 carried = context
+            pending = []
             if not filled:
                 # A label with empty cells only: a parent printed over a merged
                 # row, or a data row left blank; both are possible.
-                pending = [TableRow(labels, [], list(carried), row.start, row.end)]
+                pending = [_Pending(labels, list(carried), row.start)]
                 carried = [c.text for c in labels]
-                item.context = context
-                out.append(item)
-                continue
-            pending = []
-            out.append(item)
             continue
         # Figures without a label: the label is the line above (wrapped).
         if pending:
