@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from service import checks, ingest, metrics, segment, tables
+from service import checks, ingest, metrics, relayout, segment, tables
 from service.types import Document, Extraction, ExtractionError
 
 MANIFEST = "manifest.json"
@@ -111,13 +111,20 @@ class StageClock:
 
 def extract_document(doc: Document, models: Models | None = None,
                      clock: StageClock | None = None) -> Extraction:
-    """Run every stage after ingestion on one document (timing each on ``clock``)."""
+    """Run every stage after ingestion on one document (timing each on ``clock``).
+
+    Offsets in the result index ``doc.text``; the stages may read a relaid copy of it
+    (line breaks inserted where a long line needs them, see ``service.relayout``).
+    """
     models = models or get_models()
     if not doc.text.strip():
         raise ExtractionError("empty", "the document has no text")
     lap = clock.lap if clock else _no_lap
     if clock:
         clock.start()
+    relaid = relayout.relayout(doc)
+    doc = relaid.doc
+    lap("relayout")
     sections = segment.segment(doc, models.sections)
     lap("segment")
     table_result = tables.read_tables(doc, sections, models.table_rows)
@@ -136,7 +143,7 @@ def extract_document(doc: Document, models: Models | None = None,
     extraction.checks = checks.run_checks(extraction, doc.text)
     extraction.audit = checks.summarise(extraction.checks)
     lap("checks")
-    return extraction
+    return relaid.restore(extraction)
 
 
 def _no_lap(stage: str) -> None:

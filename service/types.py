@@ -79,7 +79,10 @@ class Metric(BaseModel):
 class CellFlag(BaseModel):
     cell: str = Field(description="Dotted cell key: table.row.column")
     raw: str = Field(description="What the source shows ('' when blank)")
-    reason: Literal["blank", "dash", "none_word", "unreadable"]
+    reason: Literal["blank", "dash", "none_word", "unreadable", "ambiguous_split"]
+    candidates: list[int | float] | None = Field(
+        default=None, description="For ambiguous_split: the values the cell may hold (digits "
+                                  "glued in the source that the table's identities do not settle)")
 
 
 class UnrecognisedRow(BaseModel):

@@ -93,6 +93,9 @@ def score_cells(gold: dict, pred: dict) -> TaskScore:
     score = TaskScore()
     gold_tables = gold.get("tables", {}) or {}
     pred_tables = pred.get("tables", {}) or {}
+    # cells left unknown on purpose (glued digits the identities do not settle): a miss,
+    # not a wrong value
+    abstained = {f.get("cell") for f in pred.get("cell_flags") or [] if f.get("reason") == "ambiguous_split"}
     for table, rows in gold_tables.items():
         for row, cols in rows.items():
             for col, gval in cols.items():
@@ -102,6 +105,9 @@ def score_cells(gold: dict, pred: dict) -> TaskScore:
                     score.errors.append(f"{table}.{row}.{col}: gold {gval!r}, missing")
                 elif _same_value(prow[col], gval):
                     score.counts.tp += 1
+                elif prow[col] is None and f"{table}.{row}.{col}" in abstained:
+                    score.counts.fn += 1
+                    score.errors.append(f"{table}.{row}.{col}: gold {gval!r}, left unknown (ambiguous split)")
                 else:
                     # A wrong value is both a miss and a spurious value.
                     score.counts.fn += 1

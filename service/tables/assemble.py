@@ -15,6 +15,7 @@ from functools import lru_cache
 import numpy as np
 
 from service.tables.classify import NONE_CLASS, RowModel, strip_label
+from service.tables.glued import can_split, group_sum_rule, read_glued, resolve_columns, row_sum_rule
 from service.tables.grid import (
     GridCell,
     GridRow,
@@ -345,6 +346,31 @@ class _Out:
             if reason is not None:
                 self.flags.append(CellFlag(cell=prefix + col, raw=raw, reason=reason))
 
+    def put_cuts(self, table: str, row: str, cols: list[str], cells: list[GridCell],
+                 cuts: list[list[GridCell]]) -> None:
+        """A glued row (``cells``) given its candidate cuts: the cells all cuts agree
+        on, and for the others ``None`` flagged ``ambiguous_split`` with their candidates."""
+        if len(cuts) == 1:
+            self.put(table, row, cols, cuts[0])
+            return
+        raw_start, raw_end = min(c.start for c in cells), max(c.end for c in cells)
+        prefix = f"{table}.{row}."
+        for i, col in enumerate(cols):
+            options = sorted({read_value(cut[i]).value for cut in cuts})
+            if len(options) == 1:
+                self.put(table, row, [col], [cuts[0][i]])
+                continue
+            self.tables.setdefault(table, {}).setdefault(row, {})[col] = None
+            self.provenance[prefix + col] = (raw_start, raw_end)
+            self.flags.append(CellFlag(cell=prefix + col, raw=" ".join(c.text for c in cells),
+                                       reason="ambiguous_split", candidates=options))
+
+
+def glued_cuts(cells: list[GridCell], n: int, rule=None) -> list[list[GridCell]] | None:
+    """The candidate cuts of a row whose figures are glued together, or None when the
+    row's cells are its figures as they stand."""
+    return read_glued(cells, n, rule) if can_split(cells, n) else None
+
 
 def _active_layout(assigned: list[tuple[Candidate, str]]) -> str:
     """2019 or 2021 table 2, from its header wording, its rows and its row widths."""
@@ -432,10 +458,14 @@ def _read_review_rows(reading: Reading, used: set[int], out: _Out, rows: list[tu
         return 0.0, []
     groups, orders = review_order(headers)
     window = pick_window(cells, 15, sum_rule=False)
+    cuts = glued_cuts(window, 15, group_sum_rule([orders[g].index("total") for g in groups], 5))
     for gi, group in enumerate(groups):
-        if 5 * gi < len(window):
+        if cuts:
+            out.put_cuts("review_litigation", group, orders[group], window,
+                         [cut[5 * gi:5 * gi + 5] for cut in cuts])
+        elif 5 * gi < len(window):
             out.put("review_litigation", group, orders[group], window[5 * gi:5 * gi + 5])
-    confidence = (1.0 if headers else 0.7) * min(1.0, len(window) / 15)
+    confidence = (1.0 if headers else 0.7) * min(1.0 if cuts else len(window) / 15, 1.0)
     return confidence, consumed
 
 
@@ -469,8 +499,12 @@ def read_tables(doc: Document, sections: list[Section], model: RowModel) -> Tabl
         for cand, key, _ in active:
             cols = _active_columns(key, layout, cand.header)
             window = pick_window(cand.row.values, len(cols), sum_rule=False)
-            fits.append(len(window) == len(cols))
-            out.put("active_disclosure", key, cols, window)
+            cuts = glued_cuts(window, len(cols))
+            fits.append(len(window) == len(cols) or bool(cuts))
+            if cuts is None:
+                out.put("active_disclosure", key, cols, window)
+            else:
+                out.put_cuts("active_disclosure", key, cols, window, cuts)
         expected = len(ACTIVE_2019 if layout == "2019" else ACTIVE_2021)
         confidence["active_disclosure"] = _confidence([p for _, _, p in active], expected, fits)
 
@@ -481,10 +515,17 @@ def read_tables(doc: Document, sections: list[Section], model: RowModel) -> Tabl
         hi = apps[-1][0].order
         order = applicant_order(_header_rows_between(reading, lo, hi)) or list(APPLICANT_COLUMNS)
         fits = []
+        glued: dict[str, tuple[list[GridCell], list[list[GridCell]]]] = {}
+        rule = row_sum_rule(order.index("total"))
         for cand, key, _ in apps:
             window = pick_window(cand.row.values, len(order), sum_rule=order[-1] == "total")
-            fits.append(len(window) == len(order))
-            out.put("applications", key, order, window)
+            cuts = glued_cuts(window, len(order), rule)
+            fits.append(len(window) == len(order) or bool(cuts))
+            if cuts is None:
+                out.put("applications", key, order, window)
+            else:
+                glued[key] = (window, cuts)
+        _put_glued_applications(out, order, glued)
         expected = len(APPLICATION_ROWS_2021) - 2
         confidence["applications"] = _confidence([p for _, _, p in apps], expected, fits)
 
@@ -497,8 +538,12 @@ def read_tables(doc: Document, sections: list[Section], model: RowModel) -> Tabl
         fits = []
         for cand, key, _ in review:
             window = pick_window(cand.row.values, 5, sum_rule=orders[key][-1] == "total")
-            fits.append(len(window) == 5)
-            out.put("review_litigation", key, orders[key], window)
+            cuts = glued_cuts(window, 5, row_sum_rule(orders[key].index("total")))
+            fits.append(len(window) == 5 or bool(cuts))
+            if cuts is None:
+                out.put("review_litigation", key, orders[key], window)
+            else:
+                out.put_cuts("review_litigation", key, orders[key], window, cuts)
         confidence["review_litigation"] = _confidence([p for _, _, p in review], 3, fits)
     else:
         conf, consumed = _read_review_bare(reading, used, after, out)
@@ -531,6 +576,27 @@ def read_tables(doc: Document, sections: list[Section], model: RowModel) -> Tabl
     return TablesResult.model_construct(layout=layout, tables=tables, provenance=out.provenance,
                                         cell_flags=out.flags, table_confidence=confidence,
                                         unrecognised_rows=unrecognised)
+
+
+def _put_glued_applications(out: _Out, order: list[str],
+                            glued: dict[str, tuple[list[GridCell], list[list[GridCell]]]]) -> None:
+    """Table 3's glued rows, their cuts narrowed by the column identities against
+    every row (the rows read as they stand are known already)."""
+    if not glued:
+        return
+    def values(cells: list[GridCell]) -> list:
+        return [read_value(c).value for c in cells]
+
+    known = {key: [[row.get(col) for col in order]] for key, row in out.tables.get("applications", {}).items()}
+    candidates = {key: [values(cut) for cut in cuts] for key, (_, cuts) in glued.items()}
+    resolved = resolve_columns({**known, **candidates}, list(_RESULT_ROWS), len(order))
+    for key, (window, cuts) in glued.items():
+        kept = [cut for cut in cuts if values(cut) in resolved[key]]
+        out.put_cuts("applications", key, order, window, kept or cuts)
+
+
+_RESULT_ROWS = tuple(k for k in _APPLICATION_ORDER if k not in ("new_received", "carried_over",
+                                                                 "results_total", "carried_forward"))
 
 
 def _confidence(probs: list[float], expected: int, fits: list[bool]) -> float:

@@ -195,6 +195,13 @@ def applicant_order(header_rows: list[list[str]]) -> list[str] | None:
     for items in rows:  # a flat header naming (nearly) every column
         named = [k for k in items if k in leaves]
         if len(set(named)) >= 6:
+            if "@org" in items:
+                # the two header rows on one line (自然人 法人或其他组织 总计 商业企业 … 其他):
+                # the organisation kinds stand where their group is named
+                at = items.index("@org")
+                others = [k for k in named if k not in ORG_COLUMNS]
+                before = [k for k in others if k in items[:at]]
+                named = before + [k for k in named if k in ORG_COLUMNS] + [k for k in others if k not in before]
             return _complete(named, APPLICANT_COLUMNS)
     top = next((items for items in rows
                 if len({"natural_person", "@org", "total"} & set(items)) >= 2

@@ -1,0 +1,290 @@
+"""Lines laid out again where a text lost them.
+
+A crawler's page text, a report pasted into a form or a converter that joins
+lines gives the whole report on a few very long lines: section headings start
+mid-line (``…工作指南。二、主动公开政府信息情况第二十条…``) and a table is one run of
+labels and figures (``规章000行政规范性文件008…``).  The stages after this one read
+lines, so here the report's own structure says where a line or a cell ends, and a
+line break or a tab is *inserted* there.  Nothing is removed or changed: the
+derived text is the input plus those characters, and ``Relaid.restore`` maps every
+offset of an extraction back to the input.
+
+Where a break goes:
+
+- before a numbered section heading whose words read like one of the six section
+  titles, and after those words;
+- in a *table run*: a stretch where figures follow labels with no sentence between
+  them (``label figures label figures …``), before each label, between a label and
+  its figures, and after the figures; column-header words at the start of a label
+  (``信息内容本年制发件数…``) are put on a line of their own, a tab between each.
+
+Digits glued together (``0000000`` for seven cells) are left as they are: how to
+split them is a question of the table's arithmetic (``service.tables.glued``).
+Only lines of ``LONG_LINE`` characters or more are looked at, so a report with its
+line breaks is never changed.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from dataclasses import dataclass, field, replace
+
+from rapidfuzz.fuzz import ratio
+
+from service.tables.headers import COLUMN_NAMES
+from service.template import SECTION_VARIANTS
+from service.types import Cell, Document, Extraction, SourceTable
+
+#: Lines shorter than this are taken as laid out already.
+LONG_LINE = 200
+
+# --- section headings ---------------------------------------------------------------
+
+_HEADING_NUMBER = re.compile(
+    r"(?:(?<![第一二三四五六七八九十])([一二三四五六七八九十]{1,2})|(?<![第\d０-９.．])([1-9１-９]))[、.．]\s*(?=[\u4e00-\u9fff])")
+_CN_NUMBERS = "一二三四五六七八九十"
+#: How alike (rapidfuzz ratio, 0-100) the words after a number must be to a known
+#: title of the section that number stands for, or (misnumbered) to any section's
+#: title, for a break to be proposed; the section model still decides what is a heading.
+TITLE_SIMILARITY = 72
+OTHER_TITLE_SIMILARITY = 88
+_TITLES = tuple((key, title) for key, titles in SECTION_VARIANTS.items() for title in titles)
+_SECTION_BY_NUMBER = {i + 1: key for i, key in enumerate(SECTION_VARIANTS)}
+
+
+def _title_end(text: str, at: int, number: int) -> int | None:
+    """Where the section title starting at ``at`` ends, if the words there read like
+    one (the longest reading of the best match)."""
+    best, best_end = 0.0, None
+    expected = _SECTION_BY_NUMBER.get(number)
+    for key, title in _TITLES:
+        need = TITLE_SIMILARITY if key == expected else OTHER_TITLE_SIMILARITY
+        for length in range(max(2, len(title) - 3), len(title) + 5):
+            piece = text[at:at + length]
+            if len(piece) < length:
+                break
+            score = ratio(piece, title)
+            if score < need:
+                continue
+            if score > best or (score == best and at + length > best_end):
+                best, best_end = score, at + length
+    return best_end
+
+
+def _heading_breaks(line: str) -> list[int]:
+    """Offsets in ``line`` before which (and after whose title) a heading line starts."""
+    breaks: list[int] = []
+    for m in _HEADING_NUMBER.finditer(line):
+        chinese, digit = m.groups()
+        number = int(digit) if digit else _CN_NUMBERS.index(chinese) + 1 if len(chinese) == 1 else 0
+        end = _title_end(line, m.end(), number)
+        if end is not None:
+            breaks += [m.start(), end]
+    return breaks
+
+
+# --- table runs --------------------------------------------------------------------
+
+#: A run of figures: numbers separated by nothing but spaces and tabs.
+_RUN = re.compile(r"[0-9０-９](?:[0-9０-９.．]*[0-9０-９])?(?:[ \t\u3000\xa0]+[0-9０-９](?:[0-9０-９.．]*[0-9０-９])?)*")
+#: What after a figure makes it a measure in a sentence, not a table cell.
+_UNIT_AFTER = re.compile(r"\s*(?:[条件个篇次项年月日号期人家户元万亿余多名所批份场张册部类位台套处轮天时分秒岁倍%％‰:：\-—~～/A-Za-z]|[.．][0-9０-９])")
+#: What may stand just before a table cell: the end of its label.
+_LABEL_END = re.compile(r"[\u4e00-\u9fff）)”」》]\s*$")
+#: A row number glued to the figures before it: ``00000002.其他…`` ends a run with ``2.``.
+_ENUMERATOR_AFTER = re.compile(r"[.．、](?![0-9０-９])")
+#: Where a label cannot reach back past: the end of a sentence or a clause.
+_CLAUSE_MARK = "。；;！？!?，,：:"
+#: A label longer than this between two runs is prose, not a row label.
+MAX_LABEL = 90
+
+
+def _header_vocabulary() -> re.Pattern:
+    words = {w for names in COLUMN_NAMES.values() for syns in names.values() for w in syns if len(w) >= 2}
+    words |= {"信息内容", "申请人情况", "本年收费金额（单位：万元）", "本年收费金额(单位:万元)"}
+    # a header word may be printed with spaces inside it (结果 纠正, 商业 企业)
+    alternatives = ["\\s*".join(map(re.escape, w)) for w in sorted(words, key=len, reverse=True)]
+    group = r"第二十条第[（(][一二三四五六七八九十]+[）)]项"
+    return re.compile(r"\s*(?:" + group + "|" + "|".join(alternatives) + r")")
+
+
+_HEADER_WORD = _header_vocabulary()
+#: A note in brackets before a table's header (（本列数据的勾稽关系为：…）); not a row
+#: number such as （二）.
+_BRACKETED = re.compile(r"\s*[（(][^（()）]{4,80}[）)]")
+
+
+def _label_start(line: str, run_start: int, floor: int) -> tuple[int, bool]:
+    """Where the label before a run starts (not before ``floor``), and whether it
+    reached a clause mark (True) rather than ``floor``.  Clause marks inside
+    brackets (（区分处理的，只计这一情形…）) do not end a label."""
+    depth = 0
+    i = run_start - 1
+    while i >= floor:
+        ch = line[i]
+        if ch in "）)":
+            depth += 1
+        elif ch in "（(":
+            depth = max(0, depth - 1)
+        elif depth == 0 and ch in _CLAUSE_MARK:
+            return i + 1, True
+        i -= 1
+    return floor, False
+
+
+def _peel_headers(line: str, start: int, end: int) -> list[int]:
+    """Header words (and bracketed notes) at the start of a label ``line[start:end]``:
+    the offsets between them, and where the row label proper starts (``end`` when
+    the label is all header words)."""
+    cuts: list[int] = []
+    pos = start
+    while pos < end:
+        m = _HEADER_WORD.match(line, pos, end) or _BRACKETED.match(line, pos, end)
+        if m is None or m.end() == pos:
+            break
+        pos = m.end()
+        cuts.append(pos)
+    return cuts
+
+
+@dataclass
+class _Run:
+    start: int
+    end: int
+    label: int          # where its label starts
+    after_clause: bool  # the label reaches back to a clause mark, not to another run
+
+
+def _table_runs(line: str, floors: list[int]) -> list[_Run]:
+    """The runs of figures in ``line`` that read as table cells."""
+    runs: list[_Run] = []
+    prev_end = 0
+    for m in _RUN.finditer(line):
+        start, end = m.start(), m.end()
+        if _ENUMERATOR_AFTER.match(line, end):
+            # the last digit is the number of the next row's label (…0 002.其他…)
+            end -= 1
+            while end > start and line[end - 1].isspace():
+                end -= 1
+            if end <= start:
+                continue
+        if _UNIT_AFTER.match(line, end) or not _LABEL_END.search(line, max(0, start - 4), start):
+            prev_end = end
+            continue
+        floor = max(prev_end, floors[bisect_left(floors, start + 1) - 1] if floors else 0)
+        label, after_clause = _label_start(line, start, floor)
+        runs.append(_Run(start, end, label, after_clause or floor != prev_end))
+        prev_end = end
+    return runs
+
+
+def _zones(runs: list[_Run], line: str) -> list[list[_Run]]:
+    """Runs grouped into tables: a run whose label reaches back to the run before it
+    (no clause between them) continues that run's table."""
+    zones: list[list[_Run]] = []
+    for run in runs:
+        chained = (zones and not run.after_clause and run.start - run.label <= MAX_LABEL
+                   and zones[-1][-1].end <= run.label)
+        if chained:
+            zones[-1].append(run)
+        else:
+            zones.append([run])
+    return [z for z in zones if len(z) >= 3 or any(_HEADER_WORD.search(line, r.label, r.start) for r in z)]
+
+
+def _table_breaks(line: str, floors: list[int]) -> list[tuple[int, str]]:
+    inserts: list[tuple[int, str]] = []
+    for zone in _zones(_table_runs(line, floors), line):
+        for run in zone:
+            label = run.label
+            while label < run.start and line[label].isspace():
+                label += 1
+            inserts.append((label, "\n"))
+            cuts = _peel_headers(line, label, run.start)
+            for cut in cuts[:-1]:
+                inserts.append((cut, "\t"))
+            if cuts:
+                inserts.append((cuts[-1], "\n"))
+            if cuts and cuts[-1] >= run.start:
+                pass  # all header words: the figures stand on a line of their own
+            elif not line[run.start - 1].isspace():
+                inserts.append((run.start, "\t"))
+            inserts.append((run.end, "\n"))
+    return inserts
+
+
+# --- the whole text ------------------------------------------------------------------
+
+
+@dataclass
+class Relaid:
+    """A document laid out again, and the way back to the input's offsets."""
+
+    doc: Document
+    source: str
+    inserted: list[int] = field(default_factory=list)  # offsets in ``doc.text`` of inserted characters
+
+    def to_source(self, offset: int) -> int:
+        return offset - bisect_left(self.inserted, offset)
+
+    def restore(self, extraction: Extraction) -> Extraction:
+        """``extraction`` (read from ``doc``) with every offset in the input's terms."""
+        if not self.inserted:
+            return extraction
+        at = self.to_source
+        for s in extraction.sections:
+            s.start, s.end = at(s.start), at(s.end)
+        extraction.provenance = {k: (at(a), at(b)) for k, (a, b) in extraction.provenance.items()}
+        for m in extraction.metrics:
+            m.start, m.end = at(m.start), at(m.end)
+            m.text = self.source[m.start:m.end]
+        for r in extraction.unrecognised_rows:
+            r.start, r.end = at(r.start), at(r.end)
+            r.text = self.source[r.start:r.end]
+        for c in extraction.checks:
+            c.spans = [(at(a), at(b)) for a, b in c.spans]
+        return extraction
+
+
+def relayout(doc: Document) -> Relaid:
+    """``doc`` with line breaks and tabs inserted where its long lines need them."""
+    text = doc.text
+    inserts: list[tuple[int, str]] = []
+    pos = 0
+    for line in text.split("\n"):
+        if len(line) >= LONG_LINE:
+            inserts += [(pos + p, c) for p, c in _line_inserts(line)]
+        pos += len(line) + 1
+    if not inserts:
+        return Relaid(doc, text)
+    chars: dict[int, str] = {}
+    for p, ch in inserts:  # a line break wins over a tab at the same place
+        if chars.get(p) != "\n":
+            chars[p] = ch
+    pieces, inserted, kept, last = [], [], [], 0
+    for p, ch in sorted(chars.items()):
+        if p <= 0 or p >= len(text) or text[p - 1] == "\n" or (ch == "\n" and text[p] == "\n"):
+            continue  # a line already starts or ends there
+        pieces += [text[last:p], ch]
+        inserted.append(p + len(kept))
+        kept.append(p)
+        last = p
+    pieces.append(text[last:])
+    derived = "".join(pieces)
+
+    def shift(offset: int) -> int:  # an input offset in the derived text
+        return offset + bisect_left(kept, offset + 1)
+
+    tables = [_shift_table(t, shift) for t in doc.tables]
+    return Relaid(replace(doc, text=derived, tables=tables), text, inserted)
+
+
+def _line_inserts(line: str) -> list[tuple[int, str]]:
+    headings = _heading_breaks(line)
+    return [(p, "\n") for p in headings] + _table_breaks(line, sorted(set(headings)))
+
+
+def _shift_table(table: SourceTable, shift) -> SourceTable:
+    rows = [[Cell(c.text, shift(c.start), shift(c.end)) for c in row] for row in table.rows]
+    return SourceTable(rows, shift(table.start), shift(table.end), set(table.spanned))

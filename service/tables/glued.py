@@ -1,0 +1,168 @@
+"""Figures glued together, split by the table's own arithmetic.
+
+Text that lost its cell separators prints a row of seven cells as one digit string
+(``190000019`` for 19 0 0 0 0 0 19) or as a few (``00 0 0 0 00``).  The digits are
+still all there and in order, so a row's cells are one way of cutting its digit
+strings into as many numbers as the row has columns, none with a leading zero.
+Which way is decided by the template's identities (勾稽关系): a table-3 row's six
+applicant columns add up to its total, each table-4 group's four outcomes add up to
+its total, and table 3's columns balance across rows (``resolve_columns``).  Where
+more than one cut satisfies every identity, the cells the cuts disagree on are
+left unknown with the candidates; a wrong number is worse than a missing one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from service.numbers import fold
+from service.tables.grid import GridCell
+
+#: More ways to cut a row than this and the row is left unread (a row of 15 cells
+#: glued into one 30-digit string has millions).
+MAX_SPLITS = 5000
+
+_DIGITS = re.compile(r"\d+(?:\.\d+)?")
+
+Rule = Callable[[Sequence[int | float]], bool]
+
+
+def can_split(cells: list[GridCell], n: int) -> bool:
+    """Whether ``cells`` hold fewer figures than ``n`` columns and digits enough to make them."""
+    filled = [c for c in cells if c.kind != "blank"]
+    if len(cells) >= n or not filled or len(filled) != len(cells):
+        return False
+    return all(_DIGITS.fullmatch(fold(c.text)) for c in filled) and \
+        sum(_digit_count(c.text) for c in filled) >= n
+
+
+def _digit_count(text: str) -> int:
+    return sum(ch.isdigit() for ch in text.split(".")[0]) + (1 if "." in text else 0)
+
+
+def _cuts(text: str, parts: int) -> list[list[tuple[int, int]]]:
+    """Every way to cut ``text`` (digits, maybe one decimal point) into ``parts``
+    numbers without leading zeros, as (start, end) offsets; only the last number
+    may hold the decimal point."""
+    folded = fold(text)
+    point = folded.find(".")
+    out: list[list[tuple[int, int]]] = []
+
+    def go(pos: int, left: int, acc: list[tuple[int, int]]) -> None:
+        if len(out) > MAX_SPLITS:
+            return
+        if left == 1:
+            piece = folded[pos:]
+            if piece and (piece[0] != "0" or len(piece) == 1 or piece[1] == "."):
+                out.append(acc + [(pos, len(folded))])
+            return
+        limit = point if point >= 0 else len(folded)
+        for end in range(pos + 1, limit - left + 2):
+            if folded[pos] == "0" and end > pos + 1:
+                break
+            go(end, left - 1, acc + [(pos, end)])
+
+    go(0, parts, [])
+    return out
+
+
+def _value(text: str) -> int | float:
+    return float(text) if "." in text else int(text)
+
+
+def splits(cells: list[GridCell], n: int, rule: Rule | None = None) -> list[list[GridCell]]:
+    """Every way to cut ``cells`` into ``n`` cells that ``rule`` accepts (all ways
+    when no rule is given), at most ``MAX_SPLITS``; [] when there are more."""
+    found: list[list[GridCell]] = []
+    too_many = False
+
+    def go(i: int, left: int, acc: list[GridCell]) -> None:
+        nonlocal too_many
+        if too_many:
+            return
+        if i == len(cells):
+            if left == 0 and (rule is None or rule([_value(fold(c.text)) for c in acc])):
+                found.append(list(acc))
+                too_many = len(found) > MAX_SPLITS
+            return
+        cell = cells[i]
+        rest = len(cells) - i - 1
+        for parts in range(1, left - rest + 1):
+            for cut in _cuts(cell.text, parts):
+                pieces = [GridCell(cell.text[a:b], cell.start + a, cell.start + b, "value") for a, b in cut]
+                go(i + 1, left - parts, acc + pieces)
+
+    go(0, n, [])
+    return [] if too_many else found
+
+
+def row_sum_rule(total_at: int) -> Rule:
+    """The other cells add up to the one at ``total_at``."""
+    def rule(values: Sequence[int | float]) -> bool:
+        return abs(sum(values) - 2 * values[total_at]) < 1e-6
+    return rule
+
+
+def group_sum_rule(totals: list[int], size: int) -> Rule:
+    """Each group of ``size`` cells adds up to its cell at ``totals[g]`` (within the group)."""
+    def rule(values: Sequence[int | float]) -> bool:
+        return all(abs(sum(values[g * size:(g + 1) * size]) - 2 * values[g * size + t]) < 1e-6
+                   for g, t in enumerate(totals))
+    return rule
+
+
+def read_glued(cells: list[GridCell], n: int, rule: Rule | None) -> list[list[GridCell]]:
+    """The candidate cuts of a glued row: those the rule accepts; where none does (the
+    report's own figures do not add up), those the digit count alone allows."""
+    found = splits(cells, n, rule)
+    if not found and rule is not None:
+        found = splits(cells, n, None)
+    return found
+
+
+def resolve_columns(rows: dict[str, list[list[int | float | None]]], result_rows: list[str],
+                    width: int) -> dict[str, list[list[int | float | None]]]:
+    """Table 3's candidate rows narrowed by its column identities.
+
+    ``rows`` maps a row key to its candidate value lists (one list: the row is known).
+    A candidate is dropped when an identity whose other rows are all known fails with
+    it and holds with another candidate: per column, results_total = the sum of the
+    result rows, and new_received + carried_over = results_total + carried_forward.
+    Repeated until nothing changes.
+    """
+    rows = {k: list(v) for k, v in rows.items()}
+
+    def known(key: str) -> list[int | float | None] | None:
+        cands = rows.get(key)
+        return cands[0] if cands and len(cands) == 1 else None
+
+    def holds(key: str, cand: list[int | float | None]) -> bool:
+        def value(k: str, c: int) -> int | float | None:
+            row = cand if k == key else known(k)
+            return None if row is None else row[c]
+
+        for c in range(width):
+            parts = [value(k, c) for k in result_rows if k in rows]
+            total = value("results_total", c)
+            if "results_total" in rows and len(parts) == len([k for k in result_rows if k in rows]) \
+                    and None not in parts and total is not None and (key == "results_total" or key in result_rows):
+                if abs(sum(parts) - total) > 1e-6:
+                    return False
+            balance = [value(k, c) for k in ("new_received", "carried_over", "results_total", "carried_forward")]
+            if key in ("new_received", "carried_over", "results_total", "carried_forward") and None not in balance \
+                    and abs(balance[0] + balance[1] - balance[2] - balance[3]) > 1e-6:
+                return False
+        return True
+
+    changed = True
+    while changed:
+        changed = False
+        for key, cands in rows.items():
+            if len(cands) < 2:
+                continue
+            kept = [c for c in cands if holds(key, c)]
+            if kept and len(kept) < len(cands):
+                rows[key] = kept
+                changed = True
+    return rows
