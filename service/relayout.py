@@ -72,15 +72,37 @@ def _title_end(text: str, at: int, number: int) -> int | None:
     return best_end
 
 
+#: A title that does not read like a known one is still taken after the heading
+#: before it (二、 then 三、) when it is at least this alike and ends where a title
+#: does (a space, a figure, a bracket, a sentence mark) within ``MAX_TITLE`` characters.
+NEXT_TITLE_SIMILARITY = 40
+MAX_TITLE = 30
+_TITLE_STOP = re.compile(r"[\s\d０-９（(。，；：:,;]")
+
+
+def _next_title_end(text: str, at: int, number: int) -> int | None:
+    stop = _TITLE_STOP.search(text, at, at + MAX_TITLE + 1)
+    if stop is None or stop.start() - at < 2:
+        return None
+    titles = SECTION_VARIANTS.get(_SECTION_BY_NUMBER.get(number, ""), ())
+    if max((ratio(text[at:stop.start()], t) for t in titles), default=0) < NEXT_TITLE_SIMILARITY:
+        return None
+    return stop.start()
+
+
 def _heading_breaks(line: str) -> list[int]:
     """Offsets in ``line`` before which (and after whose title) a heading line starts."""
     breaks: list[int] = []
+    last = 0  # the number of the last heading found
     for m in _HEADING_NUMBER.finditer(line):
         chinese, digit = m.groups()
         number = int(digit) if digit else _CN_NUMBERS.index(chinese) + 1 if len(chinese) == 1 else 0
         end = _title_end(line, m.end(), number)
+        if end is None and last and number == last + 1:
+            end = _next_title_end(line, m.end(), number)
         if end is not None:
             breaks += [m.start(), end]
+            last = number
     return breaks
 
 
@@ -89,7 +111,7 @@ def _heading_breaks(line: str) -> list[int]:
 #: A run of figures: numbers separated by nothing but spaces and tabs.
 _RUN = re.compile(r"[0-9０-９](?:[0-9０-９.．]*[0-9０-９])?(?:[ \t\u3000\xa0]+[0-9０-９](?:[0-9０-９.．]*[0-9０-９])?)*")
 #: What after a figure makes it a measure in a sentence, not a table cell.
-_UNIT_AFTER = re.compile(r"\s*(?:[条件个篇次项年月日号期人家户元万亿余多名所批份场张册部类位台套处轮天时分秒岁倍%％‰:：\-—~～/A-Za-z]|[.．][0-9０-９])")
+_UNIT_AFTER = re.compile(r"\s*(?:[条件个篇次项年月日号期人家户万亿余多名所批份场张册部类位台套处轮天时分秒岁倍%％‰:：\-—~～/A-Za-z]|[.．][0-9０-９])")
 #: What may stand just before a table cell: the end of its label.
 _LABEL_END = re.compile(r"[\u4e00-\u9fff）)”」》]\s*$")
 #: A row number glued to the figures before it: ``00000002.其他…`` ends a run with ``2.``.
@@ -102,7 +124,7 @@ MAX_LABEL = 90
 
 def _header_vocabulary() -> re.Pattern:
     words = {w for names in COLUMN_NAMES.values() for syns in names.values() for w in syns if len(w) >= 2}
-    words |= {"信息内容", "申请人情况", "本年收费金额（单位：万元）", "本年收费金额(单位:万元)"}
+    words |= {"信息内容", "申请人情况", "本年收费金额（单位：万元）", "本年收费金额(单位:万元)", "本年增/减", "增/减"}
     # a header word may be printed with spaces inside it (结果 纠正, 商业 企业)
     alternatives = ["\\s*".join(map(re.escape, w)) for w in sorted(words, key=len, reverse=True)]
     group = r"第二十条第[（(][一二三四五六七八九十]+[）)]项"
@@ -133,6 +155,12 @@ def _label_start(line: str, run_start: int, floor: int) -> tuple[int, bool]:
     return floor, False
 
 
+#: Header words too common to start a header on their own (其他对外管理服务事项 is a
+#: row label): they are peeled only after another header word.
+_GENERIC_HEADER_WORDS = frozenset(w for names in COLUMN_NAMES.values() for syns in names.values()
+                                  for w in syns if len(w) <= 2)
+
+
 def _peel_headers(line: str, start: int, end: int) -> list[int]:
     """Header words (and bracketed notes) at the start of a label ``line[start:end]``:
     the offsets between them, and where the row label proper starts (``end`` when
@@ -142,6 +170,8 @@ def _peel_headers(line: str, start: int, end: int) -> list[int]:
     while pos < end:
         m = _HEADER_WORD.match(line, pos, end) or _BRACKETED.match(line, pos, end)
         if m is None or m.end() == pos:
+            break
+        if not cuts and re.sub(r"\s", "", m.group()) in _GENERIC_HEADER_WORDS:
             break
         pos = m.end()
         cuts.append(pos)

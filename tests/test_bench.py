@@ -18,7 +18,7 @@ def test_bench_measures_text_pdf_http_and_jobs_beside_their_baselines(tmp_path):
     assert text["reports_per_s"] > 0 and text["jieba_lcut_reports_per_s"] > 0
     assert text["cost_vs_jieba"] > 0 and text["peak_rss_mb"] > 0
     stages = text["stages_ms"]
-    assert list(stages) == ["ingest", "segment", "tables", "metrics", "checks", "json"]
+    assert list(stages) == ["ingest", "relayout", "segment", "tables", "metrics", "checks", "json"]
     assert all(ms > 0 for ms in stages.values())
 
     pdf = bench.bench_pdf(rounds=1)

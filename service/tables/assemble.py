@@ -514,6 +514,7 @@ def read_tables(doc: Document, sections: list[Section], model: RowModel) -> Tabl
         lo = max((c.order for c, _, _ in active), default=-1)
         hi = apps[-1][0].order
         order = applicant_order(_header_rows_between(reading, lo, hi)) or list(APPLICANT_COLUMNS)
+        order = _total_where_figures_add_up(order, [cand.row.values for cand, _, _ in apps])
         fits = []
         glued: dict[str, tuple[list[GridCell], list[list[GridCell]]]] = {}
         rule = row_sum_rule(order.index("total"))
@@ -576,6 +577,27 @@ def read_tables(doc: Document, sections: list[Section], model: RowModel) -> Tabl
     return TablesResult.model_construct(layout=layout, tables=tables, provenance=out.provenance,
                                         cell_flags=out.flags, table_confidence=confidence,
                                         unrecognised_rows=unrecognised)
+
+
+def _total_where_figures_add_up(order: list[str], rows: list[list[GridCell]]) -> list[str]:
+    """The header's column order, unless the figures say the total is elsewhere: a
+    header flattened out of its merged cells can name 总计 before 自然人, while in
+    every row the last figure is the sum of the others.  Where the figures cannot
+    tell (a row of one applicant kind adds up either way), the header's order."""
+    if order[-1] == "total":
+        return order
+
+    def adds_up(total_at: int) -> int:
+        count = 0
+        for cells in rows:
+            values = [read_value(c).value for c in cells]
+            if len(values) == len(order) and all(type(v) in (int, float) for v in values) and any(values):
+                count += abs(sum(values) - 2 * values[total_at]) < 1e-6
+        return count
+
+    if adds_up(len(order) - 1) > adds_up(order.index("total")):
+        return [k for k in order if k != "total"] + ["total"]
+    return order
 
 
 def _put_glued_applications(out: _Out, order: list[str],

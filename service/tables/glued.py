@@ -126,34 +126,37 @@ def resolve_columns(rows: dict[str, list[list[int | float | None]]], result_rows
     """Table 3's candidate rows narrowed by its column identities.
 
     ``rows`` maps a row key to its candidate value lists (one list: the row is known).
-    A candidate is dropped when an identity whose other rows are all known fails with
-    it and holds with another candidate: per column, results_total = the sum of the
-    result rows, and new_received + carried_over = results_total + carried_forward.
-    Repeated until nothing changes.
+    Per column, results_total = the sum of the result rows, and new_received +
+    carried_over = results_total + carried_forward.  A row's candidates are scored by
+    how many of those equations hold with them where every other row involved is
+    known; only the best-scoring ones are kept (a report whose own figures do not add
+    up keeps the cut that agrees with most of them).  Repeated until nothing changes.
     """
     rows = {k: list(v) for k, v in rows.items()}
+    balance_rows = ("new_received", "carried_over", "results_total", "carried_forward")
+    present_results = [k for k in result_rows if k in rows]
 
     def known(key: str) -> list[int | float | None] | None:
         cands = rows.get(key)
         return cands[0] if cands and len(cands) == 1 else None
 
-    def holds(key: str, cand: list[int | float | None]) -> bool:
+    def agreement(key: str, cand: list[int | float | None]) -> int:
         def value(k: str, c: int) -> int | float | None:
             row = cand if k == key else known(k)
             return None if row is None else row[c]
 
+        held = 0
         for c in range(width):
-            parts = [value(k, c) for k in result_rows if k in rows]
-            total = value("results_total", c)
-            if "results_total" in rows and len(parts) == len([k for k in result_rows if k in rows]) \
-                    and None not in parts and total is not None and (key == "results_total" or key in result_rows):
-                if abs(sum(parts) - total) > 1e-6:
-                    return False
-            balance = [value(k, c) for k in ("new_received", "carried_over", "results_total", "carried_forward")]
-            if key in ("new_received", "carried_over", "results_total", "carried_forward") and None not in balance \
-                    and abs(balance[0] + balance[1] - balance[2] - balance[3]) > 1e-6:
-                return False
-        return True
+            if key == "results_total" or key in present_results:
+                parts = [value(k, c) for k in present_results]
+                total = value("results_total", c)
+                if None not in parts and total is not None:
+                    held += abs(sum(parts) - total) < 1e-6
+            if key in balance_rows:
+                b = [value(k, c) for k in balance_rows]
+                if None not in b:
+                    held += abs(b[0] + b[1] - b[2] - b[3]) < 1e-6
+        return held
 
     changed = True
     while changed:
@@ -161,8 +164,9 @@ def resolve_columns(rows: dict[str, list[list[int | float | None]]], result_rows
         for key, cands in rows.items():
             if len(cands) < 2:
                 continue
-            kept = [c for c in cands if holds(key, c)]
-            if kept and len(kept) < len(cands):
+            scores = [agreement(key, c) for c in cands]
+            kept = [c for c, s in zip(cands, scores) if s == max(scores)]
+            if len(kept) < len(cands):
                 rows[key] = kept
                 changed = True
     return rows
