@@ -100,7 +100,10 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "event": ("培训", "会议", "活动", "检查", "督查", "讲座", "宣讲", "展览", "巡查", "走访", "慰问"),
     "total_inc": ("共计", "合计", "总计", "共需", "加上"),
     "include": ("含", "包括"),
-    "result": ("予以公开", "部分公开", "不予公开", "无法提供", "维持", "纠正", "驳回", "终止", "不予处理"),
+    "result": ("予以公开", "部分公开", "不予公开", "无法提供", "维持", "纠正", "驳回", "终止", "不予处理",
+               "同意公开", "区分处理", "告知", "不属于"),
+    # counted things that are not items published (pages of a guide, matters on a platform)
+    "not_items": ("事项", "页", "指南", "公报", "期刊", "办件", "诉求", "工单", "留言", "来电", "咨询"),
     "pending": ("办理中", "尚未", "正在"),
     "applicant": ("自然人", "法人", "企业", "组织"),
     "phone": ("电话", "热线", "传真", "邮编", "地址"),
@@ -609,16 +612,22 @@ class MetricModel:
 
     def predict(self, cands: list[Candidate]) -> list[tuple[str, str | None]]:
         """(type, channel) of each candidate; type ``none`` for figures that are not metrics."""
+        return [(t, ch) for t, ch, _ in self.predict_scored(cands)]
+
+    def predict_scored(self, cands: list[Candidate]) -> list[tuple[str, str | None, float]]:
+        """(type, channel, confidence) of each candidate: the type model's probability
+        for its type, times the channel model's for the channel of a published item."""
         if not cands or self.type_model is None:
-            return [(NONE, None)] * len(cands)
+            return [(NONE, None, 1.0)] * len(cands)
         if self._scorer is None:
             # the channel of every figure along with its type: once the features are
             # gathered, the channel model's few more columns cost next to nothing
             self._scorer = LinearScorer([m for m in (self.type_model, self.channel_model) if m is not None])
-        labels = self._scorer.predict([c.features for c in cands])
-        types = labels[0]
-        channels = labels[1] if len(labels) > 1 else [None] * len(types)
-        return [(t, ch if t == "published_items" else None) for t, ch in zip(types, channels)]
+        scored = self._scorer.predict_with_proba([c.features for c in cands])
+        types, type_probs = scored[0]
+        channels, channel_probs = scored[1] if len(scored) > 1 else ([None] * len(types), [1.0] * len(types))
+        return [(t, ch, round(tp * cp, 4)) if t == "published_items" else (t, None, round(tp, 4))
+                for t, ch, tp, cp in zip(types, channels, type_probs, channel_probs)]
 
 
 class LinearScorer:
@@ -653,8 +662,13 @@ class LinearScorer:
 
     def predict(self, rows: list[dict[str, float]]) -> list[list[str]]:
         """The label of each row, by each model."""
+        return [labels for labels, _ in self.predict_with_proba(rows)]
+
+    def predict_with_proba(self, rows: list[dict[str, float]]) -> list[tuple[list[str], list[float]]]:
+        """Per model: the label of each row and the model's probability for it (a
+        logistic regression's softmax or sigmoid)."""
         if not rows:
-            return [[] for _ in self.models]
+            return [([], []) for _ in self.models]
         get = self.vocabulary.get
         unknown = len(self.vocabulary)  # a zero row of weights, for names the model does not know
         rows = [row or {"": 0.0} for row in rows]  # reduceat cannot sum an empty row
@@ -664,14 +678,19 @@ class LinearScorer:
         vals = np.fromiter(chain.from_iterable(map(dict.values, rows)), float, n)
         starts = np.fromiter(accumulate(map(len, rows[:-1]), initial=0), np.intp, len(rows))
         sums = np.add.reduceat(self.weights[cols] * vals[:, None], starts, axis=0)
-        labels = []
+        out = []
         for columns, intercept, classes, binary in self.models:
             scores = sums[:, columns] + intercept
             if binary:
-                labels.append([classes[int(s > 0)] for s in scores[:, 0].tolist()])
+                positive = 1.0 / (1.0 + np.exp(-scores[:, 0]))
+                picks = (scores[:, 0] > 0).astype(int)
+                probs = np.where(picks == 1, positive, 1.0 - positive)
             else:
-                labels.append([classes[i] for i in scores.argmax(axis=1).tolist()])
-        return labels
+                shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+                picks = scores.argmax(axis=1)
+                probs = shifted[np.arange(len(picks)), picks] / shifted.sum(axis=1)
+            out.append(([classes[i] for i in picks.tolist()], probs.tolist()))
+        return out
 
 
 # --- evidence spans ------------------------------------------------------------------
@@ -761,11 +780,11 @@ def extract_metrics(doc: Document, sections: list[Section], model: MetricModel) 
         if not cands:
             return []
         featurise(cands)
-        labels = model.predict(cands)
+        labels = model.predict_scored(cands)
     except (ValueError, IndexError, KeyError):  # a malformed text or model: report nothing
         return []
     out: list[Metric] = []
-    for c, (mtype, channel) in zip(cands, labels):
+    for c, (mtype, channel, confidence) in zip(cands, labels):
         if mtype == NONE:
             continue
         vs, ve = evidence_span(c, mtype, channel)
@@ -774,5 +793,6 @@ def extract_metrics(doc: Document, sections: list[Section], model: MetricModel) 
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         out.append(Metric(type=mtype, channel=channel if mtype == "published_items" else None,
-                          value=value, unit=c.unit, start=start, end=end, text=doc.text[start:end]))
+                          value=value, unit=c.unit, start=start, end=end, text=doc.text[start:end],
+                          confidence=confidence))
     return out

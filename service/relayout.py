@@ -42,8 +42,9 @@ LONG_LINE = 200
 # --- section headings ---------------------------------------------------------------
 
 _HEADING_NUMBER = re.compile(
-    r"(?:(?<![第一二三四五六七八九十])([一二三四五六七八九十]{1,2})|(?<![第\d０-９.．])([1-9１-９]))[、.．]\s*(?=[\u4e00-\u9fff])")
+    r"(?:(?<![第一二三四五六七八九十])([一二三四五六七八九十]{1,2})|(?<![第.．])([1-9１-９]))[、.．]\s*(?=[\u4e00-\u9fff])")
 _CN_NUMBERS = "一二三四五六七八九十"
+_ALL_DIGITS = "0123456789０１２３４５６７８９"
 #: How alike (rapidfuzz ratio, 0-100) the words after a number must be to a known
 #: title of the section that number stands for, or (misnumbered) to any section's
 #: title, for a break to be proposed; the section model still decides what is a heading.
@@ -97,6 +98,8 @@ def _heading_breaks(line: str) -> list[int]:
     for m in _HEADING_NUMBER.finditer(line):
         chinese, digit = m.groups()
         number = int(digit) if digit else _CN_NUMBERS.index(chinese) + 1 if len(chinese) == 1 else 0
+        if digit and m.start() and line[m.start() - 1] in _ALL_DIGITS:
+            number = 0  # glued to a figure before it (…0\t03、 政府信息公开…): only a close likeness counts
         end = _title_end(line, m.end(), number)
         if end is None and last and number == last + 1:
             end = _next_title_end(line, m.end(), number)
@@ -238,7 +241,9 @@ def _table_breaks(line: str, floors: list[int]) -> list[tuple[int, str]]:
                 inserts.append((cuts[-1], "\n"))
             if cuts and cuts[-1] >= run.start:
                 pass  # all header words: the figures stand on a line of their own
-            elif not line[run.start - 1].isspace():
+            elif line[run.start - 1] != "\t":
+                # a tab even after a space: the cell boundary is known, and a line with a
+                # tab is a table row to every later stage, never running text
                 inserts.append((run.start, "\t"))
             inserts.append((run.end, "\n"))
     return inserts

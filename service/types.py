@@ -74,6 +74,8 @@ class Metric(BaseModel):
     start: int
     end: int
     text: str = Field(description="source[start:end], the evidence")
+    confidence: float | None = Field(default=None, description="The model's probability for this "
+                                     "type (and channel); narrative checks use only confident figures")
 
 
 class CellFlag(BaseModel):

@@ -132,7 +132,8 @@ def read_rows(doc: Document, sections: list[Section]) -> Reading:
         reading.rows.append((row, region))
         if row.header:
             last_header = [c.text for c in row.cells if c.kind == "label"]
-        elif row.values and row.labels:
+        elif row.values and row.labels and not (row.filled == 0 and row.label_text.rstrip().endswith("。")):
+            # (a sentence followed by a stray tab is prose, not a row left blank)
             reading.candidates.append(Candidate(row, region, order, last_header))
     return reading
 
@@ -514,19 +515,26 @@ def read_tables(doc: Document, sections: list[Section], model: RowModel) -> Tabl
         lo = max((c.order for c, _, _ in active), default=-1)
         hi = apps[-1][0].order
         order = applicant_order(_header_rows_between(reading, lo, hi)) or list(APPLICANT_COLUMNS)
-        order = _total_where_figures_add_up(order, [cand.row.values for cand, _, _ in apps])
+        orders = _total_orders(order, [cand.row.values for cand, _, _ in apps])
         fits = []
         glued: dict[str, tuple[list[GridCell], list[list[GridCell]]]] = {}
-        rule = row_sum_rule(order.index("total"))
         for cand, key, _ in apps:
-            window = pick_window(cand.row.values, len(order), sum_rule=order[-1] == "total")
-            cuts = glued_cuts(window, len(order), rule)
-            fits.append(len(window) == len(order) or bool(cuts))
-            if cuts is None:
-                out.put("applications", key, order, window)
+            window = pick_window(cand.row.values, len(order), sum_rule=orders[0][-1] == "total")
+            glued_row = can_split(window, len(order))
+            # the row's cells by template column, under each column order the table may have
+            readings = []
+            for o in orders:
+                cuts = read_glued(window, len(o), row_sum_rule(o.index("total"))) if glued_row else [window]
+                readings += [[dict(zip(o, cut))[col] for col in APPLICANT_COLUMNS] for cut in cuts
+                             if len(cut) == len(o)]
+            fits.append(len(window) == len(order) or (glued_row and bool(readings)))
+            if glued_row:
+                glued[key] = (window, readings)
+            elif len(readings) > 1:
+                out.put_cuts("applications", key, list(APPLICANT_COLUMNS), window, readings)
             else:
-                glued[key] = (window, cuts)
-        _put_glued_applications(out, order, glued)
+                out.put("applications", key, orders[0], window)
+        _put_glued_applications(out, list(APPLICANT_COLUMNS), glued)
         expected = len(APPLICATION_ROWS_2021) - 2
         confidence["applications"] = _confidence([p for _, _, p in apps], expected, fits)
 
@@ -579,13 +587,15 @@ def read_tables(doc: Document, sections: list[Section], model: RowModel) -> Tabl
                                         unrecognised_rows=unrecognised)
 
 
-def _total_where_figures_add_up(order: list[str], rows: list[list[GridCell]]) -> list[str]:
-    """The header's column order, unless the figures say the total is elsewhere: a
-    header flattened out of its merged cells can name 总计 before 自然人, while in
-    every row the last figure is the sum of the others.  Where the figures cannot
-    tell (a row of one applicant kind adds up either way), the header's order."""
+def _total_orders(order: list[str], rows: list[list[GridCell]]) -> list[list[str]]:
+    """The column orders table 3 may have: the header's, unless the figures say the
+    total is elsewhere (a header flattened out of its merged cells can name 总计 before
+    自然人, while in every row the last figure is the sum of the others).  Where the
+    figures cannot tell (each row adds up either way), both: the cells they disagree
+    on are then left unknown rather than guessed."""
     if order[-1] == "total":
-        return order
+        return [order]
+    last = [k for k in order if k != "total"] + ["total"]
 
     def adds_up(total_at: int) -> int:
         count = 0
@@ -595,9 +605,12 @@ def _total_where_figures_add_up(order: list[str], rows: list[list[GridCell]]) ->
                 count += abs(sum(values) - 2 * values[total_at]) < 1e-6
         return count
 
-    if adds_up(len(order) - 1) > adds_up(order.index("total")):
-        return [k for k in order if k != "total"] + ["total"]
-    return order
+    at_end, as_named = adds_up(len(order) - 1), adds_up(order.index("total"))
+    if at_end > as_named:
+        return [last]
+    if at_end < as_named:
+        return [order]
+    return [order, last]
 
 
 def _put_glued_applications(out: _Out, order: list[str],

@@ -1,0 +1,142 @@
+"""Reports whose line breaks or whitespace were lost, and figures glued together."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from service.pipeline import extract
+from service.relayout import relayout
+from service.tables.glued import read_glued, resolve_columns, row_sum_rule
+from service.tables.grid import GridCell
+from service.types import Document
+from training.corpus import load_corpus
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL = ROOT.parent / "shared" / "real"
+#: The project's annotated reports that have tables (the prose corpus has none).
+SEEDS = [r for r in load_corpus(ROOT / "corpus") if r.gold.get("tables")]
+
+
+def _cells(tables: dict) -> dict[str, object]:
+    return {f"{t}.{r}.{c}": v for t, rows in tables.items() for r, cols in rows.items() for c, v in cols.items()}
+
+
+def _compare(gold: dict, pred: dict) -> tuple[int, int, list[str]]:
+    """(right, total, wrong values) of the predicted table cells against gold."""
+    gold_cells, pred_cells = _cells(gold["tables"]), _cells(pred["tables"])
+    right = sum(1 for k, v in gold_cells.items() if k in pred_cells and pred_cells[k] == v)
+    wrong = [f"{k}: gold {v!r}, read {pred_cells[k]!r}" for k, v in gold_cells.items()
+             if pred_cells.get(k) is not None and pred_cells[k] != v]
+    return right, len(gold_cells), wrong
+
+
+@pytest.mark.parametrize("report", SEEDS, ids=[r.id for r in SEEDS])
+def test_a_report_without_line_breaks_reads_as_with_them(report):
+    flat = report.text.replace("\n", "")
+    pred = extract(flat)
+    # (a bare heading mid-line, 主动公开政府信息情况 with no number, cannot be told from prose)
+    numbered = {s["key"] for s in report.gold["sections"] if re.match(r"[一二三四五六七八九十\d]+[、.．]", s["heading"])}
+    assert numbered <= {s["key"] for s in pred["sections"]}
+    right, total, wrong = _compare(report.gold, pred)
+    assert not wrong
+    assert right >= 0.97 * total
+    # every offset indexes the text as submitted
+    for key, (start, end) in pred["provenance"].items():
+        value = pred["tables"][key.split(".")[0]][key.split(".")[1]][key.split(".")[2]]
+        if isinstance(value, int):
+            assert flat[start:end].strip().lstrip("0") == str(value).lstrip("0") or value == 0
+    for m in pred["metrics"]:
+        assert flat[m["start"]:m["end"]] == m["text"]
+
+
+@pytest.mark.parametrize("report", SEEDS, ids=[r.id for r in SEEDS])
+def test_a_report_with_every_space_removed_is_read_never_wrongly(report):
+    glued = re.sub(r"\s", "", report.text)
+    pred = extract(glued)  # not refused as not_a_report
+    right, total, wrong = _compare(report.gold, pred)
+    assert not wrong
+    assert right >= 0.9 * total
+
+
+def test_a_report_with_line_breaks_is_not_changed():
+    text = (ROOT / "corpus" / "001_422783bed8123fac.txt").read_text(encoding="utf-8")
+    relaid = relayout(Document(text=text))
+    assert relaid.doc.text == text and not relaid.inserted
+
+
+def test_relayout_only_inserts_and_maps_offsets_back():
+    line = ("本报告所列数据的统计期限自2023年1月1日起至2023年12月31日止。一、总体情况2023年，我局主动公开信息"
+            "120条，坚持以公开为常态、不公开为例外，持续加强政务公开平台建设，及时回应社会关切，不断提升公开质效。二、主动公开政府信息情况第二十条第（一）项信息内容本年制发件数本年废止件数现行有效件数规章000"
+            "行政规范性文件125第二十条第（五）项信息内容本年处理决定数量行政许可37三、收到和处理政府信息公开申请情况")
+    relaid = relayout(Document(text=line))
+    derived = relaid.doc.text
+    assert derived.replace("\n", "").replace("\t", "") == line
+    assert "\n一、总体情况\n" in derived and "\n二、主动公开政府信息情况\n" in derived
+    assert "\n规章\t000\n" in derived and "\n行政许可\t37\n" in derived
+    at = derived.index("37")
+    assert line[relaid.to_source(at):relaid.to_source(at + 2)] == "37"
+
+
+def _glued(text: str) -> list[GridCell]:
+    return [GridCell(t, 10 + text.index(t), 10 + text.index(t) + len(t), "value") for t in text.split()]
+
+
+def test_glued_digits_are_split_by_the_row_total():
+    cuts = read_glued(_glued("640020470"), 7, row_sum_rule(6))
+    assert [[c.text for c in cut] for cut in cuts] == [["64", "0", "0", "2", "0", "4", "70"]]
+    assert cuts[0][0].start == 10 and cuts[0][-1].end == 19
+
+
+def test_leading_zeros_settle_a_split_without_arithmetic():
+    cuts = read_glued(_glued("00 0 0 0 00"), 7, row_sum_rule(6))
+    assert [[c.text for c in cut] for cut in cuts] == [["0"] * 7]
+
+
+def test_an_ambiguous_glued_row_is_null_with_its_candidates():
+    text = ("一、总体情况\n本机关依法公开政府信息。\n二、主动公开政府信息情况\n"
+            "第二十条第（一）项\t信息内容\t本年制发件数\t本年废止件数\t现行有效件数\n规章\t0\t0\t0\n"
+            "行政规范性文件\t5066\n三、收到和处理政府信息公开申请情况\n无。\n")
+    pred = extract(text)
+    row = pred["tables"]["active_disclosure"]["normative_documents"]
+    assert row == {"issued": None, "repealed": None, "in_force": None}
+    flags = {f["cell"]: f for f in pred["cell_flags"]}
+    flag = flags["active_disclosure.normative_documents.issued"]
+    assert flag["reason"] == "ambiguous_split" and flag["candidates"] == [5, 50]
+    assert flags["active_disclosure.normative_documents.in_force"]["candidates"] == [6, 66]
+    assert pred["tables"]["active_disclosure"]["regulations"] == {"issued": 0, "repealed": 0, "in_force": 0}
+
+
+def test_column_identities_settle_a_row_its_own_total_cannot():
+    # 1110 into 3 result cells … stands in for a row with several cuts; the column sum decides
+    rows = {"granted": [[1, 1, 2], [11, 0, 11]], "partially_granted": [[1, 0, 1]],
+            "results_total": [[2, 1, 3]], "new_received": [[2, 1, 3]], "carried_over": [[0, 0, 0]],
+            "carried_forward": [[0, 0, 0]]}
+    resolved = resolve_columns(rows, ["granted", "partially_granted"], 3)
+    assert resolved["granted"] == [[1, 1, 2]]
+
+
+def test_metrics_carry_their_confidence():
+    text = (ROOT / "corpus" / "001_422783bed8123fac.txt").read_text(encoding="utf-8")
+    metrics = extract(text)["metrics"]
+    assert metrics and all(0.0 < m["confidence"] <= 1.0 for m in metrics)
+
+
+needs_real = pytest.mark.skipif(not REAL.is_dir(), reason="../shared/real is not beside the checkout")
+
+
+@needs_real
+def test_no_real_report_is_refused_and_no_table_value_is_wrong():
+    reports = load_corpus(REAL)
+    assert len(reports) >= 17
+    right = total = 0
+    wrong: list[str] = []
+    for report in reports:
+        pred = extract(report.text)  # raises on a refusal
+        r, t, w = _compare(report.gold, pred)
+        right, total = right + r, total + t
+        wrong += [f"{report.id} {x}" for x in w]
+    assert len(wrong) <= 0.005 * total, wrong
+    assert right >= 0.9 * total
