@@ -34,7 +34,7 @@ from rapidfuzz.fuzz import ratio
 
 from service.tables.headers import COLUMN_NAMES
 from service.template import SECTION_VARIANTS
-from service.types import Cell, Document, Extraction, SourceTable
+from service.types import Cell, Document, Extraction, Section, SourceTable
 
 #: Lines shorter than this are taken as laid out already.
 LONG_LINE = 200
@@ -239,7 +239,7 @@ def _table_breaks(line: str, floors: list[int]) -> list[tuple[int, str]]:
                 inserts.append((cut, "\t"))
             if cuts:
                 inserts.append((cuts[-1], "\n"))
-            if cuts and cuts[-1] >= run.start:
+            if cuts and not line[cuts[-1]:run.start].strip():
                 pass  # all header words: the figures stand on a line of their own
             elif line[run.start - 1] != "\t":
                 # a tab even after a space: the cell boundary is known, and a line with a
@@ -259,9 +259,20 @@ class Relaid:
     doc: Document
     source: str
     inserted: list[int] = field(default_factory=list)  # offsets in ``doc.text`` of inserted characters
+    before: list[int] = field(default_factory=list)  # the input offsets they were inserted before
 
     def to_source(self, offset: int) -> int:
         return offset - bisect_left(self.inserted, offset)
+
+    def to_derived(self, offset: int) -> int:
+        """Where the input's character at ``offset`` is in ``doc.text``."""
+        return offset + bisect_left(self.before, offset + 1)
+
+    def sections_to_derived(self, sections: list[Section]) -> list[Section]:
+        """Sections of the input (a gold annotation's) in ``doc.text``'s offsets: what
+        training reads, so that it sees the text as the stages do."""
+        return [s.model_copy(update={"start": self.to_derived(s.start), "end": self.to_derived(s.end)})
+                for s in sections]
 
     def restore(self, extraction: Extraction) -> Extraction:
         """``extraction`` (read from ``doc``) with every offset in the input's terms."""
@@ -308,11 +319,10 @@ def relayout(doc: Document) -> Relaid:
     pieces.append(text[last:])
     derived = "".join(pieces)
 
-    def shift(offset: int) -> int:  # an input offset in the derived text
-        return offset + bisect_left(kept, offset + 1)
-
-    tables = [_shift_table(t, shift) for t in doc.tables]
-    return Relaid(replace(doc, text=derived, tables=tables), text, inserted)
+    relaid = Relaid(doc, text, inserted, kept)
+    tables = [_shift_table(t, relaid.to_derived) for t in doc.tables]
+    relaid.doc = replace(doc, text=derived, tables=tables)
+    return relaid
 
 
 def _line_inserts(line: str) -> list[tuple[int, str]]:
