@@ -30,7 +30,8 @@ GOLD_KEYS = {"layout", "sections", "tables", "metrics", "checks", "doubtful", "n
              "provenance", "cell_flags", "table_confidence", "unrecognised_rows", "audit",
              "format", "warnings", "text"}
 SECTION_FIELDS = {"key", "heading", "start", "end"}
-METRIC_FIELDS = {"type", "channel", "value", "unit", "start", "end", "text"}
+METRIC_FIELDS = {"type", "channel", "value", "unit", "start", "end", "text", "confidence"}  # confidence: as a model wrote it (govreport annotate)
+SPLITS = ("train", "test")
 
 
 @dataclass
@@ -87,18 +88,55 @@ def load_report(gold_path: Path) -> AnnotatedReport:
                            path=source)
 
 
-def load_corpus(*dirs: str | Path, split: str | None = None) -> list[AnnotatedReport]:
-    """Every annotated report under ``dirs`` (sorted by id), optionally one split only."""
+def load_corpus(*dirs: str | Path, split: str | None = None, check: bool = True) -> list[AnnotatedReport]:
+    """Every annotated report under ``dirs`` (sorted by id), optionally one split only.
+
+    With ``check`` (the default) every annotation is validated first: a bad one
+    raises ``AnnotationError`` naming its file and field, rather than failing
+    somewhere inside training or scoring with a message that names neither.
+    """
     reports: list[AnnotatedReport] = []
     for d in dirs:
         d = Path(d)
         if not d.is_dir():
             raise AnnotationError(f"{d}: not a directory")
         for gold_path in sorted(d.rglob("*" + GOLD_SUFFIX)):
-            reports.append(load_report(gold_path))
+            report = load_report(gold_path)
+            if check:
+                problems = validate(report.gold, report.text, where=str(gold_path))
+                if problems:
+                    raise AnnotationError(_one_line(problems))
+            reports.append(report)
     if split is not None:
         reports = [r for r in reports if r.split == split]
     return reports
+
+
+def _one_line(problems: list[str]) -> str:
+    """The first problem of an annotation, and how many more there are."""
+    more = len(problems) - 1
+    return problems[0] + (f" (and {more} more problem{'s' if more > 1 else ''}: "
+                          "`govreport corpus check` lists them all)" if more else "")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_cell_value(value: object) -> bool:
+    """A table cell's gold: a figure, null for a blank cell, or the raw text of a
+    dash or 无 cell (what the table reader reports for such a cell)."""
+    from service.tables.grid import GridCell, read_value
+
+    if value is None or _is_number(value):
+        return True
+    if not isinstance(value, str):
+        return False
+    return read_value(GridCell(value, 0, len(value), "value")).reason in ("dash", "none_word")
 
 
 def validate(gold: dict, text: str, where: str = "annotation") -> list[str]:
@@ -114,6 +152,8 @@ def validate(gold: dict, text: str, where: str = "annotation") -> list[str]:
         bad(key, "unknown top-level key")
     if "layout" in gold and gold["layout"] not in LAYOUTS:
         bad("layout", f"{gold['layout']!r} is not one of {', '.join(LAYOUTS)}")
+    if "split" in gold and gold["split"] not in SPLITS:
+        bad("split", f"{gold['split']!r} is not one of {', '.join(SPLITS)}")
 
     n = len(text)
     sections = gold.get("sections", [])
@@ -129,14 +169,16 @@ def validate(gold: dict, text: str, where: str = "annotation") -> list[str]:
             bad(f"{f}.{k}", "unknown key")
         for k in sorted(SECTION_FIELDS - set(sec)):
             bad(f"{f}.{k}", "missing")
-        if sec.get("key") not in SECTION_KEYS:
+        if "key" in sec and sec["key"] not in SECTION_KEYS:
             bad(f"{f}.key", f"{sec.get('key')!r} is not a section key")
         start, end = sec.get("start"), sec.get("end")
-        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= n):
+        if not (_is_int(start) and _is_int(end) and 0 <= start <= end <= n):
             bad(f"{f}.start/end", f"[{start}, {end}] is outside the text (length {n})")
             continue
         heading = sec.get("heading", "")
-        if heading and text[start:start + len(heading)] != heading:
+        if not isinstance(heading, str):
+            bad(f"{f}.heading", f"{heading!r} is not a string")
+        elif heading and text[start:start + len(heading)] != heading:
             bad(f"{f}.heading", f"{heading!r} is not at offset {start} "
                                 f"(the text there reads {text[start:start + len(heading)]!r})")
     keys = [s.get("key") for s in sections if isinstance(s, dict)]
@@ -167,8 +209,9 @@ def validate(gold: dict, text: str, where: str = "annotation") -> list[str]:
             for col, value in cols.items():
                 if (row, col) not in known:
                     bad(f"tables.{table}.{row}.{col}", "unknown column")
-                elif value is not None and not isinstance(value, (int, float, str)):
-                    bad(f"tables.{table}.{row}.{col}", f"value {value!r} is not a number")
+                elif not _is_cell_value(value):
+                    bad(f"tables.{table}.{row}.{col}",
+                        f"value {value!r} is not a number (nor null, a dash or 无 as printed)")
 
     metrics = gold.get("metrics", [])
     if not isinstance(metrics, list):
@@ -184,18 +227,23 @@ def validate(gold: dict, text: str, where: str = "annotation") -> list[str]:
         for k in ("type", "value", "start", "end"):
             if k not in m:
                 bad(f"{f}.{k}", "missing")
-        if m.get("type") not in METRIC_TYPES:
+        if "type" in m and m["type"] not in METRIC_TYPES:
             bad(f"{f}.type", f"{m.get('type')!r} is not a metric type")
         if m.get("type") == "published_items" and m.get("channel") not in CHANNELS:
             bad(f"{f}.channel", f"{m.get('channel')!r} is not a channel")
+        if "unit" in m and m["unit"] is not None and not isinstance(m["unit"], str):
+            bad(f"{f}.unit", f"{m['unit']!r} is not a string")
+        if "value" in m and not _is_number(m["value"]):
+            bad(f"{f}.value", f"{m['value']!r} is not a number")
+            continue
         start, end = m.get("start"), m.get("end")
-        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= n):
+        if not (_is_int(start) and _is_int(end) and 0 <= start < end <= n):
             bad(f"{f}.start/end", f"[{start}, {end}] is outside the text (length {n})")
             continue
         span = text[start:end]
         if "text" in m and m["text"] != span:
             bad(f"{f}.text", f"{m['text']!r} differs from the source at [{start}, {end}]: {span!r}")
-        if not _span_states_value(span, m.get("value")):
+        if "value" in m and not _span_states_value(span, m["value"]):
             bad(f"{f}.value", f"the span {span!r} does not contain the value {m.get('value')!r}")
     return problems
 

@@ -17,6 +17,7 @@ from service import ingest
 from service.pipeline import Models, extract_document
 from service.types import Document, ExtractionError
 from training.corpus import AnnotatedReport
+from training.cv import TEST, held_out_models
 from training.scoring import TASKS, Counts, TaskScore, score_report
 
 
@@ -118,24 +119,16 @@ def cross_validate(reports: list[AnnotatedReport], folds: int = 5, seed: int = 0
     """
     train = [r for r in reports if r.split != "test"]
     test = [r for r in reports if r.split == "test"]
-    order = sorted(train, key=lambda r: r.id)
-    random.Random(seed).shuffle(order)
-    folds = max(2, min(folds, len(order)))
     out = {"cv": EvaluationResult(), "cv_augmented": EvaluationResult(), "test": EvaluationResult()}
-    for k in range(folds):
-        held = order[k::folds]
-        rest = [r for r in order if r not in held]
-        if progress:
-            progress(f"fold {k + 1}/{folds}: training on {len(rest)} reports")
-        models = fit_models(rest, seed=seed)
-        out["cv"].extend(evaluate(held, models))
+    for fold in held_out_models(train, lambda rest: fit_models(rest, seed=seed), folds=folds, seed=seed,
+                                test=test, progress=progress):
+        if fold.split == TEST:
+            out["test"] = evaluate(fold.held, fold.model)
+            continue
+        out["cv"].extend(evaluate(fold.held, fold.model))
         if with_variants:
-            for r in held:
-                out["cv_augmented"].extend(evaluate(augmented_variants(r, seed), models))
-    if test:
-        if progress:
-            progress(f"test split: training on {len(train)} reports")
-        out["test"] = evaluate(test, fit_models(train, seed=seed))
+            for r in fold.held:
+                out["cv_augmented"].extend(evaluate(augmented_variants(r, seed), fold.model))
     return out
 
 

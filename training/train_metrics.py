@@ -25,9 +25,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from service.metrics import NONE, Candidate, MetricModel, extract_metrics, featurise, find_candidates
-from service.types import Document, Section
+from service.relayout import relayout
+from service.types import Document, Extraction, Section
 from training.augment import apply_edits
 from training.corpus import AnnotatedReport, load_corpus
+from training.cv import TEST, held_out_models
 from training.scoring import Counts, score_metrics
 
 C_TYPE = 4.0
@@ -43,12 +45,14 @@ def gold_sections(report: AnnotatedReport) -> list[Section]:
 def labelled_candidates(report: AnnotatedReport) -> tuple[list[Candidate], list[tuple[str, str | None]], list[dict]]:
     """Candidates of a report with their gold (type, channel), and the gold metrics no
     candidate reaches (a recall ceiling of the candidate generator)."""
-    cands = find_candidates(Document(text=report.text), gold_sections(report))
+    # read as the pipeline reads it: relaid where its lines were lost
+    relaid = relayout(Document(text=report.text))
+    cands = find_candidates(relaid.doc, relaid.sections_to_derived(gold_sections(report)))
     gold = list(report.gold.get("metrics", []) or [])
     used: set[int] = set()
     labels: list[tuple[str, str | None]] = []
     for c in cands:
-        pos = c.source_start
+        pos = relaid.to_source(c.source_start)
         label: tuple[str, str | None] = (NONE, None)
         for i, m in enumerate(gold):
             if i in used or not (m["start"] <= pos < m["end"]):
@@ -104,7 +108,7 @@ def augmented(report: AnnotatedReport, rng: random.Random, n: int = 2) -> list[A
                 taken.append((s, e))
         for m in report.gold.get("metrics", []):
             if m.get("type") == "published_items" and m.get("unit") in _UNIT_SWAP and rng.random() < 0.3:
-                u = m["text"].rfind(m["unit"])
+                u = text[m["start"]:m["end"]].rfind(m["unit"])  # ("text" is optional in gold)
                 s = m["start"] + u
                 if u >= 0 and not any(ts <= s < te for ts, te in taken):
                     edits.append((s, s + 1, _UNIT_SWAP[m["unit"]]))
@@ -173,7 +177,11 @@ class MetricEvaluation:
 
 
 def predict_report(report: AnnotatedReport, model: MetricModel) -> list[dict]:
-    return [m.model_dump() for m in extract_metrics(Document(text=report.text), gold_sections(report), model)]
+    relaid = relayout(Document(text=report.text))
+    found = extract_metrics(relaid.doc, relaid.sections_to_derived(gold_sections(report)), model)
+    restored = relaid.restore(Extraction.model_construct(metrics=found, sections=[], provenance={},
+                                                         unrecognised_rows=[], checks=[]))
+    return [m.model_dump() for m in restored.metrics]
 
 
 def evaluate(reports: list[AnnotatedReport], model: MetricModel) -> MetricEvaluation:
@@ -205,15 +213,16 @@ def cross_validate(reports: list[AnnotatedReport], seed: int = 0,
     test = [r for r in reports if r.split == "test"]
     seeds = [r for r in train if "tables" in r.gold]
     out = {"seeds_loo": MetricEvaluation(), "test": MetricEvaluation()}
-    for held in seeds:
-        model = fit([r for r in train if r.id != held.id], seed=seed, augment=augment)
-        one = evaluate([held], model)
+    for fold in held_out_models(seeds, lambda rest: fit(rest, seed=seed, augment=augment), folds=None,
+                                seed=None, fit_pool=train, test=test):
+        one = evaluate(fold.held, fold.model)
+        if fold.split == TEST:
+            out["test"] = one
+            continue
         out["seeds_loo"].counts += one.counts
         out["seeds_loo"].true_positives += one.true_positives
         out["seeds_loo"].spans_contain_value += one.spans_contain_value
         out["seeds_loo"].errors.extend(one.errors)
-    if test:
-        out["test"] = evaluate(test, fit(train, seed=seed, augment=augment))
     return out
 
 
@@ -227,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(__file__).resolve().parent.parent / "models"
         fit([r for r in reports if r.split != "test"], augment=augment).save(out)
         print(f"saved {out / 'metrics.json.gz'}")
-    missed = [(r.id, m["text"]) for r in reports for m in labelled_candidates(r)[2]]
+    missed = [(r.id, r.text[m["start"]:m["end"]]) for r in reports for m in labelled_candidates(r)[2]]
     print(f"{len(reports)} reports; gold metrics no candidate reaches: {missed or 'none'}")
     for name, ev in cross_validate(reports, augment=augment).items():
         c = ev.counts

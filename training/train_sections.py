@@ -37,6 +37,7 @@ from service.segment import (
 )
 from training.augment import headings
 from training.corpus import AnnotatedReport
+from training.cv import held_out_models
 from training.scoring import Counts, score_sections
 
 #: Heading-style variants added per training report.
@@ -132,18 +133,18 @@ def tune_presence_bonus(groups: list[list[_Doc]], vectorizer: DictVectorizer, X,
     """
     if len(groups) < 2:
         return DEFAULT_BONUS
-    order = list(range(len(groups)))
-    random.Random(seed).shuffle(order)
-    folds = min(folds, len(groups))
+
+    def fit_without(rest: list[int]) -> SectionModel:
+        # the rows of the training groups, in the order the matrix holds them
+        rows = np.concatenate([np.arange(len(y))[d.rows] for g in sorted(rest) for d in groups[g]])
+        return SectionModel(Pipeline([("features", vectorizer),
+                                      ("classifier", _classifier(X[rows], y[rows], seed))]))
+
     totals = [Counts() for _ in BONUS_GRID]
-    for fold in range(folds):
-        held = set(order[fold::folds])
-        train_rows = np.concatenate([np.arange(len(y))[d.rows] for g, docs in enumerate(groups)
-                                     if g not in held for d in docs])
-        test = [d for g, docs in enumerate(groups) if g in held for d in docs]
-        clf = _classifier(X[train_rows], y[train_rows], seed)
-        model = SectionModel(Pipeline([("features", vectorizer), ("classifier", clf)]))
-        for total, c in zip(totals, _decoded_counts(model, X, test, BONUS_GRID)):
+    # Folds of group numbers (a report and its variants are one group).
+    for fold in held_out_models(range(len(groups)), fit_without, folds=folds, seed=seed, key=int):
+        held = [d for g in sorted(fold.held) for d in groups[g]]
+        for total, c in zip(totals, _decoded_counts(fold.model, X, held, BONUS_GRID)):
             total += c
     f1 = np.array([c.f1 for c in totals])
     best = np.flatnonzero(f1 >= f1.max() - 1e-9)
@@ -215,25 +216,12 @@ def cross_validate(reports: list[AnnotatedReport], k: int = 5, seed: int = 0,
     usable = sorted((r for r in reports if r.gold.get("sections")), key=lambda r: r.id)
     train = [r for r in usable if r.split != "test"]
     test = [r for r in usable if r.split == "test"]
-    order = list(train)
-    random.Random(seed).shuffle(order)
-    k = max(2, min(k, len(order)))
     totals: dict = {}
     errors: list[str] = []
-    for fold in range(k):
-        held = order[fold::k]
-        rest = [r for r in order if r not in held]
-        if progress:
-            progress(f"fold {fold + 1}/{k}: training on {len(rest)} reports")
-        model = fit(rest, seed=seed)
-        for r in held:
-            _score_into(totals, errors, "cv", r, model, seed, n_variants)
-    if test:
-        if progress:
-            progress(f"test split: training on {len(train)} reports")
-        model = fit(train, seed=seed)
-        for r in test:
-            _score_into(totals, errors, "test", r, model, seed, n_variants)
+    for fold in held_out_models(train, lambda rest: fit(rest, seed=seed), folds=k, seed=seed, test=test,
+                                progress=progress):
+        for r in fold.held:
+            _score_into(totals, errors, fold.split, r, fold.model, seed, n_variants)
     return {**totals, "errors": errors}
 
 

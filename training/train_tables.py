@@ -31,6 +31,7 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
+from service.relayout import relayout
 from service.tables import RowModel, read_tables
 from service.tables.assemble import TEMPLATE, read_rows
 from service.tables.classify import NONE_CLASS, row_features
@@ -39,6 +40,7 @@ from service.template import ACTIVE_2019, ACTIVE_2021, APPLICANT_COLUMNS
 from service.types import Document, Section
 from training.augment.tables import variants
 from training.corpus import AnnotatedReport, load_corpus
+from training.cv import held_out_models
 from training.scoring import Counts, score_cells
 
 #: Variants per report the model is trained on.
@@ -70,7 +72,8 @@ def seed_row_labels(report: AnnotatedReport) -> list[tuple[str, str | None, Tabl
     """
     if not has_tables(report):
         return []
-    reading = read_rows(Document(text=report.text), _sections(report))
+    relaid = relayout(Document(text=report.text))  # read as the pipeline reads it
+    reading = read_rows(relaid.doc, relaid.sections_to_derived(_sections(report)))
     layout = report.gold.get("layout", "2021")
     out: list[tuple[str, str | None, TableRow]] = []
     for table in ("active_disclosure", "applications", "review_litigation"):
@@ -154,8 +157,9 @@ def fit(reports: list[AnnotatedReport], seed: int = 0, n_variants: int = TRAIN_V
 
 
 def score_report_cells(report: AnnotatedReport, model: RowModel, use_sections: bool = True):
-    sections = _sections(report) if use_sections else []
-    result = read_tables(Document(text=report.text), sections, model)
+    relaid = relayout(Document(text=report.text))
+    sections = relaid.sections_to_derived(_sections(report)) if use_sections else []
+    result = read_tables(relaid.doc, sections, model)
     return score_cells(report.gold, result.model_dump()), result
 
 
@@ -170,8 +174,8 @@ def cross_validate(reports: list[AnnotatedReport], seed: int = 0, n_variants: in
     by_tag: dict[str, Counts] = {}
     per_report: dict[str, dict] = {}
     errors: list[str] = []
-    for held in pool:
-        model = fit([r for r in pool if r is not held], seed=seed)
+    for fold in held_out_models(pool, lambda rest: fit(rest, seed=seed), folds=None, seed=None):
+        held, model = fold.held[0], fold.model  # leave-one-out: one report per fold
         score, _ = score_report_cells(held, model)
         totals["seeds"] += score.counts
         errors += [f"{held.id}: {e}" for e in score.errors]

@@ -31,9 +31,11 @@ from service.template import (
     ACTIVE_2019,
     ACTIVE_2021,
     APPLICANT_COLUMNS,
+    OTHER_HANDLING_2019,
     REVIEW_COLUMNS,
     REVIEW_GROUPS,
     TABLE_KEYS,
+    table_schema,
 )
 from training.augment import apply_edits
 from training.corpus import AnnotatedReport
@@ -67,11 +69,13 @@ _GROUPS_3 = {
 for _num, (_group, _keys, _texts) in _GROUPS_3.items():
     for _i, (_key, _text) in enumerate(zip(_keys, _texts)):
         _AP_PATHS[_key] = [_RESULTS, (2, _num, _group), (3, _i + 1, _text)]
-_AP_PATHS["other_handling"] = [_RESULTS, (2, 6, "其他处理")]
+#: The single （六）其他处理 row of the 2019 layout (and of some 2021 reports).
+OTHER_HANDLING = OTHER_HANDLING_2019[0]
+_AP_PATHS[OTHER_HANDLING] = [_RESULTS, (2, 6, "其他处理")]
 _AP_PATHS["results_total"] = [_RESULTS, (2, 7, "总计")]
 _AP_PATHS["carried_forward"] = [(1, 4, "结转下年度继续办理")]
 
-_AP_ORDER_2021 = [k for k in _AP_PATHS if k != "other_handling"]
+_AP_ORDER_2021 = [k for k in _AP_PATHS if k != OTHER_HANDLING]
 _AP_ORDER_2021.remove("results_total")
 _AP_ORDER_2021.remove("carried_forward")
 _AP_ORDER_2021 += ["results_total", "carried_forward"]
@@ -249,7 +253,7 @@ def _small(rng: random.Random, high: int, zero: float = 0.55) -> int:
 def _random_applications(rng: random.Random, rows: list[str]) -> dict[str, dict[str, int]]:
     """Table 3 values obeying row totals, results_total and the balance."""
     out: dict[str, dict[str, int]] = {k: {} for k in rows}
-    results = [k for k in rows if k in _RESULT_ROWS or k == "other_handling"]
+    results = [k for k in rows if k in _RESULT_ROWS or k == OTHER_HANDLING]
     for col in APPLICANT_COLUMNS[:-1]:
         high = 60 if col == "natural_person" else 6
         if col == "natural_person" and rng.random() < 0.15:
@@ -330,7 +334,8 @@ class Config:
     tags: list[str] = field(default_factory=list)
 
 
-def _choose_config(rng: random.Random, i: int) -> Config:
+def _choose_config(rng: random.Random, i: int, source_layout: str = "2021") -> Config:
+    """The choices of variant ``i`` of a report whose tables are in ``source_layout``."""
     ap_style = STYLES[i % len(STYLES)]
     cfg = Config(
         ad_style=rng.choice(STYLES) if rng.random() < 0.6 else ap_style,
@@ -343,10 +348,15 @@ def _choose_config(rng: random.Random, i: int) -> Config:
     )
     if rng.random() < 0.4:
         cfg.numbering = ("cn", "full", "dot")
+    # Most variants keep the report's own layout (so its own figures can be
+    # reprinted); a quarter switch to the other layout, with figures made up.
     if rng.random() < 0.25:
-        cfg.layout = "2019"
-    elif rng.random() < 0.2:
-        cfg.other_single = True
+        cfg.layout = "2019" if source_layout == "2021" else "2021"
+    else:
+        cfg.layout = source_layout
+        # the 2019 layout has the single row anyway; a 2021 report sometimes prints it too
+        if source_layout == "2021" and rng.random() < 0.2:
+            cfg.other_single = True
     cfg.randomise = rng.random() < 0.8
     cfg.omit = rng.choice((0, 0, 0, 1, 2, 3))
     cfg.omit_ad = rng.choice((0, 0, 0, 0, 1))
@@ -414,7 +424,11 @@ class _Cells:
 
     def cell(self, table: str, row: str, col: str, value: object, allow_blank: bool = True) -> RCell:
         name = f"{table}.{row}.{col}"
-        if name in self.special:
+        if value is None and allow_blank and self.style != "space_rows":
+            return RCell("", name, None)  # a cell the report left blank stays blank
+        # A blank that cannot be printed where it is (it would shift the figures after it)
+        # is printed as a dash or 无 instead, and the gold takes that raw string.
+        if name in self.special or value is None:
             options = ["/", "—", "-", "无"] + ([""] * 3 if allow_blank and self.style != "space_rows" else [])
             raw = self.rng.choice(options)
             return RCell(raw, name, raw if raw else None)
@@ -639,7 +653,8 @@ def _table_region(text: str, section: dict) -> tuple[int, int] | None:
         return None
     line_start = text.rfind("\n", 0, m.start() + 1) + 1
     stop = end
-    while stop > line_start and text[stop - 1] in " \r\n\u3000\f":
+    # (a markdown heading's "## " before the next section's start is not table either)
+    while stop > line_start and text[stop - 1] in " \r\n\u3000\f#":
         stop -= 1
     return (line_start, stop) if stop > line_start else None
 
@@ -681,6 +696,37 @@ def _insert_footer(rendered: str, rng: random.Random, style: str, spans: dict[st
     return new, {k: ((s + shift, e + shift) if s >= at else (s, e)) for k, (s, e) in spans.items()}
 
 
+def _table_2_layout(active: dict[str, dict]) -> str:
+    """The layout whose table-2 cells a gold holds (its columns tell, whatever ``layout`` says)."""
+    cells = {(row, col) for row, cols in active.items() for col in cols}
+
+    def held(layout: str) -> int:
+        schema = table_schema("active_disclosure", layout)
+        return sum((row, col) in cells for row, cols in schema.items() for col in cols)
+
+    return "2019" if held("2019") > held("2021") else "2021"
+
+
+def _fit_to_schema(rows: dict[str, dict], schema: dict[str, tuple[str, ...]],
+                   all_rows: bool = False) -> dict[str, dict]:
+    """A copy of a gold table holding exactly the schema's cells of the rows it has.
+
+    Cells the schema does not have are dropped, cells the gold lacks become blank
+    (None), so every printed cell has a gold value and every gold value is printed.
+    With ``all_rows`` the rows the gold lacks are added, blank.  Each row keeps the
+    gold's own column order (the random choice of special cells depends on it).
+    """
+    out: dict[str, dict] = {}
+    for row, cols in schema.items():
+        if row not in rows and not all_rows:
+            continue
+        values = rows.get(row) or {}
+        kept = {col: copy.deepcopy(v) for col, v in values.items() if col in cols}
+        kept.update({col: None for col in cols if col not in kept})
+        out[row] = kept
+    return out
+
+
 def render_variant(report: AnnotatedReport, rng: random.Random, index: int = 0,
                    own_labels: dict[str, str] | None = None,
                    config: Config | None = None) -> AnnotatedReport | None:
@@ -695,36 +741,40 @@ def render_variant(report: AnnotatedReport, rng: random.Random, index: int = 0,
     regions = {t: _table_region(report.text, sections[t]) for t in TABLE_KEYS}
     if any(r is None for r in regions.values()):
         return None
-    cfg = config if config is not None else _choose_config(rng, index)
+    source_ad_layout = _table_2_layout(gold_tables["active_disclosure"])
+    source_single_other = OTHER_HANDLING in gold_tables["applications"]
+    cfg = config if config is not None else _choose_config(rng, index, source_ad_layout)
     own_labels = own_labels if own_labels is not None else {}
 
-    # Rows and values.
+    # Rows and values.  The report's own figures are reprinted only into a table of
+    # the same shape as its own; a table of the other layout gets made-up figures.
     layout = cfg.layout
-    if layout == "2019":
+    single_other = layout == "2019" or cfg.other_single
+    if single_other:
         ap_rows = [k for k in _AP_ORDER_2021 if k not in _OTHER_THREE]
-        ap_rows.insert(ap_rows.index("results_total"), "other_handling")
-    elif cfg.other_single:
-        ap_rows = [k for k in _AP_ORDER_2021 if k not in _OTHER_THREE]
-        ap_rows.insert(ap_rows.index("results_total"), "other_handling")
+        ap_rows.insert(ap_rows.index("results_total"), OTHER_HANDLING)
     else:
         ap_rows = list(_AP_ORDER_2021)
-    omittable = [k for k in ap_rows if k in _RESULT_ROWS or k == "other_handling"]
+    ap_schema = table_schema("applications", "2019" if single_other else "2021")
+    omittable = [k for k in ap_rows if k in _RESULT_ROWS or k == OTHER_HANDLING]
     omitted = set(rng.sample(omittable, cfg.omit)) if cfg.omit else set()
-    if cfg.randomise or layout == "2019" or cfg.other_single:
+    if cfg.randomise or single_other != source_single_other:
         ap_values = _random_applications(rng, [k for k in ap_rows if k not in omitted])
-        rl_values = _random_review(rng) if cfg.randomise else copy.deepcopy(gold_tables["review_litigation"])
-        ad_values = (_random_active(rng, layout) if cfg.randomise or layout == "2019"
-                     else copy.deepcopy(gold_tables["active_disclosure"]))
     else:
-        ap_values = copy.deepcopy(gold_tables["applications"])
+        ap_values = _fit_to_schema(gold_tables["applications"], ap_schema)
         # omitted rows must have been zero for the totals to stay right
         omitted = {k for k in omitted if not any(ap_values.get(k, {}).values())}
-        rl_values = copy.deepcopy(gold_tables["review_litigation"])
-        ad_values = copy.deepcopy(gold_tables["active_disclosure"])
+    rl_values = (_random_review(rng) if cfg.randomise
+                 else _fit_to_schema(gold_tables["review_litigation"],
+                                     table_schema("review_litigation"), all_rows=True))
+    if cfg.randomise or layout != source_ad_layout:
+        ad_values = _random_active(rng, layout)
+    else:
+        ad_values = _fit_to_schema(gold_tables["active_disclosure"], table_schema("active_disclosure", layout))
     ap_rows = [k for k in ap_rows if k not in omitted and k in ap_values]
     schema_ad = ACTIVE_2019 if layout == "2019" else ACTIVE_2021
     ad_rows = [k for k in schema_ad if k in ad_values]
-    if cfg.omit_ad:
+    if cfg.omit_ad and ad_rows:
         ad_rows.remove(rng.choice(ad_rows))
 
     # Extra rows the template does not know (copies of a real row's figures scaled down).
@@ -735,7 +785,9 @@ def render_variant(report: AnnotatedReport, rng: random.Random, index: int = 0,
         key = "?" + label
         ap_values[key] = {c: 0 for c in APPLICANT_COLUMNS}
         if "new_received" in ap_values and label.startswith("其中"):
-            ap_values[key] = {c: v // 2 for c, v in ap_values["new_received"].items()}
+            # (a blank or dash cell of the report's own row counts as 0 here)
+            ap_values[key] = {c: v // 2 if isinstance(v, int) else 0
+                              for c, v in ap_values["new_received"].items()}
             ap_values[key]["total"] = sum(ap_values[key][c] for c in APPLICANT_COLUMNS[:-1])
             anchor = printed_ap.index("new_received") + 1 if "new_received" in printed_ap else anchor
         if key not in printed_ap:
@@ -777,12 +829,12 @@ def render_variant(report: AnnotatedReport, rng: random.Random, index: int = 0,
             text, spans = _insert_footer(text, rng, style, spans)
         rendered[table] = Rendered(text, spans)
 
-    # Gold from what was rendered.
+    # Gold from what was rendered (a blank printed as a dash holds the dash).
     for table, rows_gold in gold.items():
         for r, cols in rows_gold.items():
             for c in cols:
                 name = f"{table}.{r}.{c}"
-                if name in special:
+                if name in special or cols[c] is None:
                     cols[c] = _special_value(rendered[table], name)
     # Every gold cell must have been written.
     for table, rows_gold in gold.items():

@@ -1,0 +1,142 @@
+"""Training on more than the shipped corpus: bad annotations are refused with a
+one-line message naming the file and the field, and the real reports of
+``../shared/real`` (both layouts) go through the corpus loader and the table
+augmenter.  The tests that read the real reports skip when that folder is absent.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from training.corpus import AnnotationError, load_corpus
+
+from .conftest import CORPUS, ROOT
+
+REAL = ROOT.parent / "shared" / "real"
+SEED = "000_62418b5d58b13a7d"
+
+
+def _seed_gold() -> dict:
+    return json.loads((CORPUS / f"{SEED}.gold.json").read_text(encoding="utf-8"))
+
+
+def _corpus_with(tmp_path, gold: dict):
+    """A one-report corpus in ``tmp_path``: the seed's text with ``gold`` beside it."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(CORPUS / f"{SEED}.txt", corpus / "r1.txt")
+    gold_path = corpus / "r1.gold.json"
+    gold_path.write_text(json.dumps(gold, ensure_ascii=False), encoding="utf-8")
+    return corpus, gold_path
+
+
+def _set(path: tuple, value):
+    def edit(gold):
+        target = gold
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+    return edit
+
+
+def _drop(path: tuple):
+    def edit(gold):
+        target = gold
+        for key in path[:-1]:
+            target = target[key]
+        del target[path[-1]]
+    return edit
+
+
+# (how the annotation is broken, the field the message must name)
+BAD_ANNOTATIONS = {
+    "unknown table": (_set(("tables", "table_5"), {}), "tables.table_5"),
+    "tables not an object": (_set(("tables",), []), "tables"),
+    "unknown row": (_set(("tables", "applications", "new_recieved"), {"total": 1}),
+                    "tables.applications.new_recieved"),
+    "unknown column": (_set(("tables", "active_disclosure", "regulations", "made_up"), 1),
+                       "tables.active_disclosure.regulations.made_up"),
+    "2019 column on a 2021-only row": (_set(("tables", "active_disclosure", "penalty", "issued"), 1),
+                                       "tables.active_disclosure.penalty.issued"),
+    "cell value a word": (_set(("tables", "applications", "new_received", "total"), "many"),
+                          "tables.applications.new_received.total"),
+    "cell value a list": (_set(("tables", "applications", "granted", "natural_person"), [3]),
+                          "tables.applications.granted.natural_person"),
+    "cell value a boolean": (_set(("tables", "review_litigation", "review", "total"), True),
+                             "tables.review_litigation.review.total"),
+    "metric without a type": (_drop(("metrics", 0, "type")), "metrics[0].type"),
+    "metric of an unknown type": (_set(("metrics", 1, "type"), "tweets"), "metrics[1].type"),
+    "metric value not a number": (_set(("metrics", 0, "value"), "ten"), "metrics[0].value"),
+    "section heading not a string": (_set(("sections", 1, "heading"), 5), "sections[1].heading"),
+    "unknown split": (_set(("split",), "tset"), "split"),
+    "unknown top-level key": (_set(("comments",), "x"), "comments"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ANNOTATIONS))
+def test_a_bad_annotation_is_refused_naming_the_file_and_the_field(case, tmp_path):
+    edit, field = BAD_ANNOTATIONS[case]
+    gold = _seed_gold()
+    edit(gold)
+    corpus, gold_path = _corpus_with(tmp_path, gold)
+    with pytest.raises(AnnotationError) as caught:
+        load_corpus(corpus)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{gold_path}: {field}:"), message
+
+
+def test_every_problem_is_counted_in_the_one_line(tmp_path):
+    gold = _seed_gold()
+    gold["tables"]["table_5"] = {}
+    del gold["metrics"][0]["type"]
+    corpus, gold_path = _corpus_with(tmp_path, gold)
+    with pytest.raises(AnnotationError, match=r"\(and 1 more problem: `govreport corpus check`"):
+        load_corpus(corpus)
+
+
+def test_a_good_annotation_still_loads(tmp_path):
+    gold = _seed_gold()
+    # a dash or 无 cell keeps its printed text, a blank cell is null
+    gold["tables"]["applications"]["granted"]["research"] = "—"
+    gold["tables"]["applications"]["granted"]["social_welfare"] = "无"
+    gold["tables"]["applications"]["granted"]["legal_service"] = None
+    corpus, _ = _corpus_with(tmp_path, gold)
+    assert [r.id for r in load_corpus(corpus)] == ["r1"]
+
+
+def _govreport(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "service.cli", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("case", ["cell value a word", "metric without a type", "unknown row"])
+def test_train_and_evaluate_answer_a_bad_annotation_with_one_line(case, tmp_path):
+    edit, field = BAD_ANNOTATIONS[case]
+    gold = _seed_gold()
+    edit(gold)
+    corpus, gold_path = _corpus_with(tmp_path, gold)
+    out = tmp_path / "models"
+    for args in (("train", "--corpus", str(corpus), "--out", str(out), "--no-cv"),
+                 ("evaluate", "--corpus", str(corpus))):
+        run = _govreport(*args)
+        assert run.returncode != 0, args
+        assert "Traceback" not in run.stderr
+        lines = [line for line in run.stderr.splitlines() if line.strip()]
+        assert lines == [lines[0]] and lines[0].startswith(f"govreport: {gold_path}: {field}:"), run.stderr
+    assert not (out / "table_rows.json.gz").exists()
+
+
+def test_a_gold_file_that_is_not_json_is_one_line_too(tmp_path):
+    corpus, gold_path = _corpus_with(tmp_path, {})
+    gold_path.write_text('{"sections": [', encoding="utf-8")
+    run = _govreport("train", "--corpus", str(corpus), "--out", str(tmp_path / "m"), "--no-cv")
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr
+    assert [line for line in run.stderr.splitlines() if line.strip()][0].startswith(
+        f"govreport: {gold_path}: not valid JSON")
