@@ -181,6 +181,11 @@ def _peel_headers(line: str, start: int, end: int) -> list[int]:
     return cuts
 
 
+#: The number of a table row inside a label: （七）, 3., 四、 (not 第（一）项).
+_ROW_NUMBER = re.compile(r"(?<!第)[（(][一二三四五六七八九十]{1,2}[）)]|(?<![\d.．])[1-9][.．、](?=[\u4e00-\u9fff])"
+                         r"|(?<![一二三四五六七八九十])[一二三四五六七八九十]{1,2}、")
+
+
 @dataclass
 class _Run:
     start: int
@@ -239,6 +244,10 @@ def _table_breaks(line: str, floors: list[int]) -> list[tuple[int, str]]:
                 inserts.append((cut, "\t"))
             if cuts:
                 inserts.append((cuts[-1], "\n"))
+            # rows printed without figures (…申请3.其他（七）总计 4 0 …) share this label:
+            # each row number starts a line, as the rows of a table do
+            for m in _ROW_NUMBER.finditer(line, (cuts[-1] if cuts else label) + 1, run.start):
+                inserts.append((m.start(), "\n"))
             if cuts and not line[cuts[-1]:run.start].strip():
                 pass  # all header words: the figures stand on a line of their own
             elif line[run.start - 1] != "\t":

@@ -38,6 +38,7 @@ from service.tables.classify import NONE_CLASS, row_features
 from service.tables.grid import TableRow, read_value
 from service.template import ACTIVE_2019, ACTIVE_2021, APPLICANT_COLUMNS
 from service.types import Document, Section
+from training.augment import shapes
 from training.augment.tables import variants
 from training.corpus import AnnotatedReport, load_corpus
 from training.cv import held_out_models
@@ -127,9 +128,11 @@ def training_rows(reports: list[AnnotatedReport], seed: int = 0,
     for report in reports:
         if not has_tables(report):
             continue
-        for table, key, row in seed_row_labels(report):
-            features.append(row_features(row))
-            classes.append(f"{table}.{key}" if key else NONE_CLASS)
+        # the report as printed, and with its line breaks or all its whitespace lost
+        for shaped in [report, *shapes.variants(report)]:
+            for table, key, row in seed_row_labels(shaped):
+                features.append(row_features(row))
+                classes.append(f"{table}.{key}" if key else NONE_CLASS)
         for i, variant in enumerate(variants(report, rng, n=n_variants)):
             # Every third variant is read as if segmentation had found no section.
             sections = [] if i % 3 == 2 else _sections(variant)

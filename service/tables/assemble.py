@@ -481,6 +481,7 @@ def read_tables(doc: Document, sections: list[Section], model: RowModel) -> Tabl
 
     # each assigned row with the classifier's probability for its row (for the confidence)
     columns = _template_columns(tuple(model.classes))
+    _assign_out_of_order(reading, proba, columns, assignment)
     by_table: dict[str, list[tuple[Candidate, str, float]]] = {t: [] for t in TABLE_KEYS}
     for i, (cand, pos) in enumerate(zip(cands, assignment)):
         if pos is None:
@@ -585,6 +586,31 @@ def read_tables(doc: Document, sections: list[Section], model: RowModel) -> Tabl
     return TablesResult.model_construct(layout=layout, tables=tables, provenance=out.provenance,
                                         cell_flags=out.flags, table_confidence=confidence,
                                         unrecognised_rows=unrecognised)
+
+
+#: How sure the classifier must be of a row printed out of the template's order (a
+#: converter that moved 规章/规范性文件 below 行政许可) for it to take a row still unfilled.
+OUT_OF_ORDER_PROBABILITY = 0.9
+
+
+def _assign_out_of_order(reading: Reading, proba: np.ndarray, columns: np.ndarray,
+                         assignment: list[int | None]) -> None:
+    """Rows the in-order alignment left out, given to the template row they surely are
+    when no other row took it (``assignment`` is completed in place).  Only rows whose
+    label stands beside their figures."""
+    taken = {p for p in assignment if p is not None}
+    for i, cand in enumerate(reading.candidates):
+        if assignment[i] is not None or cand.region == ELSEWHERE or cand.row.filled == 0 or cand.row.wrapped:
+            continue  # (a label joined to figures from the line below may not be theirs)
+        free = [p for p in range(len(TEMPLATE)) if p not in taken and columns[p] >= 0
+                and cand.row.filled <= _MAX_COLUMNS[p]
+                and cand.region in (None, _TEMPLATE_TABLES[p])]
+        if not free:
+            continue
+        best = max(free, key=lambda p: proba[i, columns[p]])
+        if proba[i, columns[best]] >= OUT_OF_ORDER_PROBABILITY:
+            assignment[i] = best
+            taken.add(best)
 
 
 def _total_orders(order: list[str], rows: list[list[GridCell]]) -> list[list[str]]:
