@@ -117,6 +117,8 @@ _RUN = re.compile(r"[0-9０-９](?:[0-9０-９.．]*[0-9０-９])?(?:[ \t\u3000\
 _UNIT_AFTER = re.compile(r"\s*(?:[条件个篇次项年月日号期人家户万亿余多名所批份场张册部类位台套处轮天时分秒岁倍%％‰:：\-—~～/A-Za-z]|[.．][0-9０-９])")
 #: What may stand just before a table cell: the end of its label.
 _LABEL_END = re.compile(r"[\u4e00-\u9fff）)”」》]\s*$")
+#: A generic column header that ends in a number (an OCR tool's 数据1 … 数据6), not a figure.
+_NUMBERED_HEADER = re.compile(r"数据\s*[0-9０-９]{1,2}$")
 #: A row number glued to the figures before it: ``00000002.其他…`` ends a run with ``2.``.
 _ENUMERATOR_AFTER = re.compile(r"[.．、](?![0-9０-９])")
 #: Where a label cannot reach back past: the end of a sentence or a clause.
@@ -207,7 +209,8 @@ def _table_runs(line: str, floors: list[int]) -> list[_Run]:
                 end -= 1
             if end <= start:
                 continue
-        if _UNIT_AFTER.match(line, end) or not _LABEL_END.search(line, max(0, start - 4), start):
+        if (_UNIT_AFTER.match(line, end) or not _LABEL_END.search(line, max(0, start - 4), start)
+                or _NUMBERED_HEADER.search(line, max(0, start - 4), end)):
             prev_end = end
             continue
         floor = max(prev_end, floors[bisect_left(floors, start + 1) - 1] if floors else 0)

@@ -15,7 +15,14 @@ from functools import lru_cache
 import numpy as np
 
 from service.tables.classify import NONE_CLASS, RowModel, strip_label
-from service.tables.glued import can_split, group_sum_rule, read_glued, resolve_columns, row_sum_rule
+from service.tables.glued import (
+    can_split,
+    group_sum_rule,
+    looks_glued,
+    read_glued,
+    resolve_columns,
+    row_sum_rule,
+)
 from service.tables.grid import (
     GridCell,
     GridRow,
@@ -368,9 +375,12 @@ class _Out:
 
 
 def glued_cuts(cells: list[GridCell], n: int, rule=None) -> list[list[GridCell]] | None:
-    """The candidate cuts of a row whose figures are glued together, or None when the
-    row's cells are its figures as they stand."""
-    return read_glued(cells, n, rule) if can_split(cells, n) else None
+    """The candidate cuts of a row whose figures are glued together ([] when no cut
+    fits: its cells are then unknown), or None when the row's cells are its figures
+    as they stand."""
+    if can_split(cells, n):
+        return read_glued(cells, n, rule)
+    return [] if looks_glued(cells, n) else None
 
 
 def _active_layout(assigned: list[tuple[Candidate, str]]) -> str:
@@ -461,12 +471,12 @@ def _read_review_rows(reading: Reading, used: set[int], out: _Out, rows: list[tu
     window = pick_window(cells, 15, sum_rule=False)
     cuts = glued_cuts(window, 15, group_sum_rule([orders[g].index("total") for g in groups], 5))
     for gi, group in enumerate(groups):
-        if cuts:
+        if cuts is not None:
             out.put_cuts("review_litigation", group, orders[group], window,
                          [cut[5 * gi:5 * gi + 5] for cut in cuts])
         elif 5 * gi < len(window):
             out.put("review_litigation", group, orders[group], window[5 * gi:5 * gi + 5])
-    confidence = (1.0 if headers else 0.7) * min(1.0 if cuts else len(window) / 15, 1.0)
+    confidence = (1.0 if headers else 0.7) * min(1.0 if cuts is not None else len(window) / 15, 1.0)
     return confidence, consumed
 
 
@@ -521,11 +531,11 @@ def read_tables(doc: Document, sections: list[Section], model: RowModel) -> Tabl
         glued: dict[str, tuple[list[GridCell], list[list[GridCell]]]] = {}
         for cand, key, _ in apps:
             window = pick_window(cand.row.values, len(order), sum_rule=orders[0][-1] == "total")
-            glued_row = can_split(window, len(order))
+            glued_row = looks_glued(window, len(order)) or can_split(window, len(order))
             # the row's cells by template column, under each column order the table may have
             readings = []
             for o in orders:
-                cuts = read_glued(window, len(o), row_sum_rule(o.index("total"))) if glued_row else [window]
+                cuts = glued_cuts(window, len(o), row_sum_rule(o.index("total"))) or [] if glued_row else [window]
                 readings += [[dict(zip(o, cut))[col] for col in APPLICANT_COLUMNS] for cut in cuts
                              if len(cut) == len(o)]
             fits.append(len(window) == len(order) or (glued_row and bool(readings)))

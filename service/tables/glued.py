@@ -37,6 +37,16 @@ def can_split(cells: list[GridCell], n: int) -> bool:
         sum(_digit_count(c.text) for c in filled) >= n
 
 
+def looks_glued(cells: list[GridCell], n: int) -> bool:
+    """Fewer figures than ``n`` columns, no blank cell to place them, and one of them
+    several digits long: figures run together (a row of 26, five blanks and 26 printed
+    as ``2626``), whether or not a cut into ``n`` numbers exists."""
+    filled = [c for c in cells if c.kind != "blank"]
+    return (len(cells) < n and len(filled) == len(cells) and bool(filled)
+            and all(_DIGITS.fullmatch(fold(c.text)) for c in filled)
+            and any(_digit_count(c.text) > 1 for c in filled))
+
+
 def _digit_count(text: str) -> int:
     return sum(ch.isdigit() for ch in text.split(".")[0]) + (1 if "." in text else 0)
 
@@ -113,12 +123,11 @@ def group_sum_rule(totals: list[int], size: int) -> Rule:
 
 
 def read_glued(cells: list[GridCell], n: int, rule: Rule | None) -> list[list[GridCell]]:
-    """The candidate cuts of a glued row: those the rule accepts; where none does (the
-    report's own figures do not add up), those the digit count alone allows."""
-    found = splits(cells, n, rule)
-    if not found and rule is not None:
-        found = splits(cells, n, None)
-    return found
+    """The candidate cuts of a glued row: those the rule accepts.  None may: the
+    report's own figures may not add up, but as likely the row had blank cells
+    (2581211 is 258, 12, three blanks, 1, 1 and a blank total), and then a cut into
+    ``n`` numbers, however forced by the digit count, is wrong; the row is unknown."""
+    return splits(cells, n, rule)
 
 
 def resolve_columns(rows: dict[str, list[list[int | float | None]]], result_rows: list[str],
