@@ -140,3 +140,46 @@ def test_no_real_report_is_refused_and_no_table_value_is_wrong():
         wrong += [f"{report.id} {x}" for x in w]
     assert len(wrong) <= 0.005 * total, wrong
     assert right >= 0.9 * total
+
+
+def test_shape_variants_keep_their_gold_exact():
+    from training.augment import shapes
+    from training.corpus import validate
+
+    report = next(r for r in load_corpus(ROOT / "corpus") if r.id.startswith("001_"))
+    flat, glued = shapes.variants(report)
+    assert "\n" not in flat.text and not re.search(r"\s", glued.text)
+    for variant in (flat, glued):
+        assert validate(variant.gold, variant.text, where=variant.id) == []
+        assert variant.gold["tables"] == report.gold["tables"]
+        for m in variant.gold["metrics"]:
+            assert variant.text[m["start"]:m["end"]] == m["text"]
+
+
+def test_rows_printed_out_of_the_template_order_are_still_read():
+    text = ("一、总体情况\n本机关依法公开政府信息。\n二、主动公开政府信息情况\n"
+            "第二十条第（五）项\t信息内容\t本年处理决定数量\n行政许可\t97\n"
+            "第二十条第（六）项\t信息内容\t本年处理决定数量\n行政处罚\t3\n行政强制\t0\n"
+            "第二十条第（八）项\t信息内容\t本年收费金额（单位：万元）\n行政事业性收费\t0\n"
+            "第二十条第（一）项\t信息内容\t本年制发件数\t本年废止件数\t现行有效件数\n"
+            "规章\t0\t0\t0\n行政规范性文件\t13\t0\t55\n"
+            "三、收到和处理政府信息公开申请情况\n无。\n")
+    tables = extract(text)["tables"]["active_disclosure"]
+    assert tables["licensing"] == {"decisions": 97}
+    assert tables["normative_documents"] == {"issued": 13, "repealed": 0, "in_force": 55}
+
+
+def test_a_glued_row_with_blank_cells_is_unknown_not_cut():
+    # 258, 12, three blanks, 1, 1 and a blank total lose their whitespace: 2581211
+    cuts = read_glued(_glued("2581211"), 7, row_sum_rule(6))
+    assert cuts == []
+
+
+def test_the_model_card_names_every_corpus_and_what_lies_outside_the_repository():
+    from training.train import _training_data_lines
+
+    lines = _training_data_lines({"reports": 3, "train": 3, "test": 0, "with_tables": 2, "metric_mentions": 9,
+                                  "sources": [{"dir": "corpus", "reports": 2, "in_repository": True},
+                                              {"dir": "../shared/real", "reports": 1, "in_repository": False}]})
+    assert any("`corpus`: 2 reports, in this repository" in line for line in lines)
+    assert any("`../shared/real`: 1 reports, third-party" in line and "never copied" in line for line in lines)

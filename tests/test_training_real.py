@@ -7,12 +7,15 @@ augmenter.  The tests that read the real reports skip when that folder is absent
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import subprocess
 import sys
 
 import pytest
 
+from service.tables.grid import GridCell, read_value
+from training.augment import tables as table_augmenter
 from training.corpus import AnnotationError, load_corpus
 
 from .conftest import CORPUS, ROOT
@@ -140,3 +143,58 @@ def test_a_gold_file_that_is_not_json_is_one_line_too(tmp_path):
     assert "Traceback" not in run.stderr
     assert [line for line in run.stderr.splitlines() if line.strip()][0].startswith(
         f"govreport: {gold_path}: not valid JSON")
+
+
+# --- the real reports through the corpus loader and the table augmenter --------------------
+
+
+@pytest.fixture(scope="module")
+def corpus_and_real():
+    if not REAL.is_dir():
+        pytest.skip(f"{REAL} is absent (the real reports are not part of the repository)")
+    return load_corpus(CORPUS, REAL)
+
+
+def _printed(text: str) -> object:
+    """What a table cell printed as ``text`` says (null for a blank one)."""
+    return read_value(GridCell(text, 0, len(text), "value")).value
+
+
+def test_the_table_augmenter_renders_every_report_in_both_layouts(corpus_and_real):
+    with_tables = [r for r in corpus_and_real if r.gold.get("tables")]
+    assert {r.gold.get("layout", "2021") for r in with_tables} == {"2019", "2021"}
+    rendered_2019_reports = 0
+    for report in with_tables:
+        variants = table_augmenter.variants(report, random.Random(f"test:{report.id}"), n=8)
+        for variant in variants:
+            tables, provenance = variant.gold["tables"], variant.gold["provenance"]
+            # every gold cell is printed where its provenance says, and reads as its value
+            cells = {f"{t}.{row}.{col}": value for t, rows in tables.items()
+                     for row, cols in rows.items() for col, value in cols.items()}
+            assert set(cells) == set(provenance), variant.id
+            for name, value in cells.items():
+                start, end = provenance[name]
+                printed = _printed(variant.text[start:end])
+                assert printed == value, (variant.id, name)
+            # each layout prints its own table 2 and table 3
+            active, applications = tables["active_disclosure"], tables["applications"]
+            documents = [set(cols) for row, cols in active.items() if row in ("regulations", "normative_documents")]
+            if variant.gold["layout"] == "2019":
+                assert documents and all(cols == {"made", "published", "total_public"} for cols in documents)
+                assert not any(row.startswith("other_") and row != "other_handling" for row in applications)
+            else:
+                assert documents and all(cols == {"issued", "repealed", "in_force"} for cols in documents)
+                assert "procurement" not in active and "other_services" not in active
+        if report.gold.get("layout") == "2019" and variants:
+            rendered_2019_reports += 1
+            own_layout = [v for v in variants if v.gold["layout"] == "2019"]
+            assert own_layout, f"{report.id}: no variant in the report's own 2019 layout"
+            # the single （六）其他处理 row (a variant may leave it out, as it may other rows)
+            assert any("other_handling" in v.gold["tables"]["applications"] for v in own_layout)
+            for variant in own_layout:
+                # the 2019 column header (本年新制作数量, or 新制作数量 abbreviated), except
+                # where table 2 is printed as one small table per row under generic headers
+                if "ad:per_row_tables" not in variant.tags:
+                    header_printed = "新制作数量" in variant.text
+                    assert header_printed, variant.id
+    assert rendered_2019_reports >= 1

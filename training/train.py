@@ -82,7 +82,7 @@ def train_all(corpus_dirs: list[Path], out_dir: Path, seed: int = 0, folds: int 
         "version": models_version(out_dir),
         "trained": date.today().isoformat(),
         "seed": seed,
-        "corpus": _corpus_summary(reports),
+        "corpus": _corpus_summary(reports) | {"sources": _sources(corpus_dirs)},
         "train_seconds": timings | {"total": round(time.perf_counter() - started, 2)},
         "scores": scores,
         "libraries": _library_versions(),
@@ -102,6 +102,32 @@ def _corpus_summary(reports: list[AnnotatedReport]) -> dict:
         "with_tables": sum("tables" in r.gold for r in reports),
         "metric_mentions": sum(len(r.gold.get("metrics", [])) for r in reports),
     }
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _sources(corpus_dirs: list[Path]) -> list[dict]:
+    """Each corpus directory as given (relative to the checkout where it is inside it)
+    with its report count, and whether it lies outside the repository."""
+    out = []
+    for d in corpus_dirs:
+        path = Path(d).resolve()
+        inside = path == REPO or REPO in path.parents
+        name = str(path.relative_to(REPO)) if inside else str(d)
+        out.append({"dir": name, "reports": len(load_corpus(d, check=False)), "in_repository": inside})
+    return out
+
+
+def _training_data_lines(corpus: dict) -> list[str]:
+    lines = [f"- {corpus['reports']} annotated reports ({corpus['train']} train, {corpus['test']} test split; "
+             f"{corpus['with_tables']} with tables; {corpus['metric_mentions']} prose metric mentions), from:"]
+    for source in corpus.get("sources", [{"dir": "corpus", "reports": corpus["reports"], "in_repository": True}]):
+        where = ("in this repository" if source["in_repository"] else
+                 "third-party real reports, read in place and never copied into the repository "
+                 "(the models learned from them; they are not shipped)")
+        lines.append(f"  - `{source['dir']}`: {source['reports']} reports, {where}")
+    return lines
 
 
 def model_card(manifest: dict) -> str:
@@ -124,11 +150,10 @@ def model_card(manifest: dict) -> str:
         "executes no code.",
         "",
         "## Training data",
-        f"- {corpus['reports']} annotated reports in `corpus/` ({corpus['train']} train, "
-        f"{corpus['test']} test split; {corpus['with_tables']} with tables; "
-        f"{corpus['metric_mentions']} prose metric mentions).",
+        *_training_data_lines(corpus),
         "- Each trainer widens its training data with augmented variants of the train reports only "
-        "(heading styles, table layouts; see `training/augment/`).",
+        "(heading styles, table layouts, and the text without its line breaks or whitespace; see "
+        "`training/augment/`).",
         "",
         "## Cross-validated scores",
         "Models never see the report they are scored on: `cv` = k-fold by report over the train split, "

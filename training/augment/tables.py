@@ -433,7 +433,9 @@ class _Cells:
             raw = self.rng.choice(options)
             return RCell(raw, name, raw if raw else None)
         if isinstance(value, float):
-            text = f"{value:.2f}".rstrip("0").rstrip(".") if self.rng.random() < 0.5 else f"{value}"
+            short = f"{value:.2f}".rstrip("0").rstrip(".")
+            # (never rounded: the printed figure must be the gold value, 12.345 too)
+            text = short if self.rng.random() < 0.5 and float(short) == value else f"{value}"
         elif isinstance(value, int) and abs(value) >= 1000 and self.cfg.thousands:
             text = f"{value:,}"
         else:
