@@ -310,10 +310,22 @@ def relayout(doc: Document) -> Relaid:
     text = doc.text
     inserts: list[tuple[int, str]] = []
     pos = 0
+    glued_rows: list[tuple[int, str]] = []
     for line in text.split("\n"):
         if len(line) >= LONG_LINE:
             inserts += [(pos + p, c) for p, c in _line_inserts(line)]
+        elif _GLUED_ROW.match(line):
+            glued_rows.append((pos, line))
         pos += len(line) + 1
+    if len(glued_rows) >= MIN_GLUED_ROWS:
+        # a table whose rows kept their lines but lost their cell separators
+        # (a crawler's get_text(): 规章000, 行政规范性文件3114)
+        for at, line in glued_rows:
+            inserts += [(at + p, c) for p, c in _glued_row_breaks(line)]
+        pos = 0
+        for line in text.split("\n"):
+            inserts += [(pos + p, c) for p, c in _header_line_breaks(line)]
+            pos += len(line) + 1
     if not inserts:
         return Relaid(doc, text)
     chars: dict[int, str] = {}
@@ -335,6 +347,36 @@ def relayout(doc: Document) -> Relaid:
     tables = [_shift_table(t, relaid.to_derived) for t in doc.tables]
     relaid.doc = replace(doc, text=derived, tables=tables)
     return relaid
+
+
+#: A short line that is a row label with its figures glued on (…数量2000002, 规章000).
+_GLUED_ROW = re.compile(r"[^\t|。；;！？]{1,80}?[\u4e00-\u9fff）)”」》][0-9０-９][0-9０-９.．]*[ \u3000]*$")
+#: How many such lines make a table of them (a line of prose may end so once).
+MIN_GLUED_ROWS = 3
+
+
+def _glued_row_breaks(line: str) -> list[tuple[int, str]]:
+    """A tab between a glued row's label and its figures (a row number glued to the
+    figures, …00000002.其他, stays with its label: it is the label's start)."""
+    m = re.search(r"[0-9０-９][0-9０-９.．]*[ \u3000]*$", line)
+    start = m.start()
+    while start < len(line) and _NUMBER_DOT.match(line, start):
+        start += 2  # a leading 1. or 2、 is the row's number, not a figure
+    return [(start, "\t")] if start < len(line.rstrip()) else []
+
+
+_NUMBER_DOT = re.compile(r"[0-9０-９][.．、](?![0-9０-９])")
+
+
+def _header_line_breaks(line: str) -> list[tuple[int, str]]:
+    """Tabs between the header words of a line made of nothing else."""
+    stripped = line.rstrip()
+    if not stripped or len(stripped) > 120:
+        return []
+    cuts = _peel_headers(line, 0, len(stripped))
+    if not cuts or cuts[-1] != len(stripped):
+        return []
+    return [(cut, "\t") for cut in cuts[:-1]]
 
 
 def _line_inserts(line: str) -> list[tuple[int, str]]:

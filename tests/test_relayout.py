@@ -183,3 +183,37 @@ def test_the_model_card_names_every_corpus_and_what_lies_outside_the_repository(
                                               {"dir": "../shared/real", "reports": 1, "in_repository": False}]})
     assert any("`corpus`: 2 reports, in this repository" in line for line in lines)
     assert any("`../shared/real`: 1 reports, third-party" in line and "never copied" in line for line in lines)
+
+
+FIXTURES = ROOT / "tests" / "fixtures"
+FIXTURE_IDS = sorted(p.stem for p in FIXTURES.glob("*.pdf"))
+
+
+def _fixture_gold(name: str) -> dict:
+    return next(r.gold for r in load_corpus(ROOT / "corpus") if r.id == name)
+
+
+@pytest.mark.parametrize("layout", [False, True], ids=["plain", "layout"])
+@pytest.mark.parametrize("name", FIXTURE_IDS)
+def test_another_converters_pdf_text_is_read_never_wrongly(name, layout):
+    """The text a user's own PDF tool gives (pdfplumber's extract_text, plain or
+    layout-preserving): header words split over lines, page footers, wrapped labels."""
+    import pdfplumber
+
+    with pdfplumber.open(FIXTURES / f"{name}.pdf") as pdf:
+        text = "\n".join(page.extract_text(layout=layout) or "" for page in pdf.pages)
+    right, total, wrong = _compare(_fixture_gold(name), extract(text))
+    assert not wrong
+    assert right >= 0.95 * total
+
+
+@pytest.mark.parametrize("name", FIXTURE_IDS)
+def test_a_crawlers_page_text_is_read(name):
+    """An HTML page's text as a crawler's get_text() gives it: one line per block,
+    table cells glued (规章000, 一、本年新收…数量2000002)."""
+    import lxml.html
+
+    text = lxml.html.fromstring((FIXTURES / f"{name}.html").read_bytes()).text_content()
+    right, total, wrong = _compare(_fixture_gold(name), extract(text))
+    assert not wrong
+    assert right >= 0.95 * total

@@ -470,6 +470,17 @@ def _read_review_rows(reading: Reading, used: set[int], out: _Out, rows: list[tu
     groups, orders = review_order(headers)
     window = pick_window(cells, 15, sum_rule=False)
     cuts = glued_cuts(window, 15, group_sum_rule([orders[g].index("total") for g in groups], 5))
+    candidates = _review_orders(orders, groups, window) if cuts is None and len(window) == 15 else [orders]
+    if len(candidates) > 1:
+        # the figures cannot tell the header's column order from the template's: each
+        # group's cells by template column under both, the disagreements left unknown
+        for gi, group in enumerate(groups):
+            cells5 = window[5 * gi:5 * gi + 5]
+            readings = [dict(zip(o[group], cells5)) for o in candidates]
+            out.put_cuts("review_litigation", group, list(REVIEW_COLUMNS), cells5,
+                         [[r[col] for col in REVIEW_COLUMNS] for r in readings])
+        return (1.0 if headers else 0.7), consumed
+    orders = candidates[0]
     for gi, group in enumerate(groups):
         if cuts is not None:
             out.put_cuts("review_litigation", group, orders[group], window,
@@ -478,6 +489,31 @@ def _read_review_rows(reading: Reading, used: set[int], out: _Out, rows: list[tu
             out.put("review_litigation", group, orders[group], window[5 * gi:5 * gi + 5])
     confidence = (1.0 if headers else 0.7) * min(1.0 if cuts is not None else len(window) / 15, 1.0)
     return confidence, consumed
+
+
+def _review_orders(orders: dict[str, list[str]], groups: list[str],
+                   window: list[GridCell]) -> list[dict[str, list[str]]]:
+    """Table 4's column orders worth reading 15 figures by: the header's, unless it puts
+    a total elsewhere than the template and each group's figures add up to their total
+    under the template's order, not under the header's (a header whose two-line words
+    结果/维持 were read apart); both where the figures cannot tell."""
+    template = {g: list(REVIEW_COLUMNS) for g in groups}
+    if all(orders[g].index("total") == REVIEW_COLUMNS.index("total") for g in groups):
+        return [orders]  # the figures can only tell where the total is; the header says the rest
+    values = [read_value(c).value for c in window]
+    if not all(type(v) in (int, float) for v in values):
+        return [orders]
+
+    def adds_up(o: dict[str, list[str]]) -> int:
+        return sum(abs(sum(values[5 * gi:5 * gi + 5]) - 2 * values[5 * gi + o[g].index("total")]) < 1e-6
+                   for gi, g in enumerate(groups))
+
+    by_header, by_template = adds_up(orders), adds_up(template)
+    if by_template > by_header:
+        return [template]
+    if by_header > by_template:
+        return [orders]
+    return [orders, template]
 
 
 def read_tables(doc: Document, sections: list[Section], model: RowModel) -> TablesResult:
