@@ -37,7 +37,7 @@ from service.template import SECTION_VARIANTS
 from service.types import Cell, Document, Extraction, Section, SourceTable
 
 #: Lines shorter than this are taken as laid out already.
-LONG_LINE = 200
+LONG_LINE = 100
 
 # --- section headings ---------------------------------------------------------------
 
@@ -113,8 +113,10 @@ def _heading_breaks(line: str) -> list[int]:
 
 #: A run of figures: numbers separated by nothing but spaces and tabs.
 _RUN = re.compile(r"[0-9０-９](?:[0-9０-９.．]*[0-9０-９])?(?:[ \t\u3000\xa0]+[0-9０-９](?:[0-9０-９.．]*[0-9０-９])?)*")
-#: What after a figure makes it a measure in a sentence, not a table cell.
-_UNIT_AFTER = re.compile(r"\s*(?:[条件个篇次项年月日号期人家户万亿余多名所批份场张册部类位台套处轮天时分秒岁倍%％‰:：\-—~～/A-Za-z]|[.．][0-9０-９])")
+#: What after a figure makes it a measure in a sentence, not a table cell: a unit, or
+#: the punctuation of a sentence going on or ending.
+_UNIT_AFTER = re.compile(r"\s*(?:[条件个篇次项年月日号期人家户万亿余多名所批份场张册部类位台套处轮天时分秒岁倍%％‰:：\-—~～/A-Za-z"
+                         r"。，；,;！？]|[.．][0-9０-９])")
 #: What may stand just before a table cell: the end of its label.
 _LABEL_END = re.compile(r"[\u4e00-\u9fff）)”」》]\s*$")
 #: A generic column header that ends in a number (an OCR tool's 数据1 … 数据6), not a figure.
@@ -231,7 +233,7 @@ def _zones(runs: list[_Run], line: str) -> list[list[_Run]]:
             zones[-1].append(run)
         else:
             zones.append([run])
-    return [z for z in zones if len(z) >= 3 or any(_HEADER_WORD.search(line, r.label, r.start) for r in z)]
+    return [z for z in zones if len(z) >= 3 or any(_peel_headers(line, r.label, r.start) for r in z)]
 
 
 def _table_breaks(line: str, floors: list[int]) -> list[tuple[int, str]]:
