@@ -20,8 +20,12 @@ Where a break goes:
 
 Digits glued together (``0000000`` for seven cells) are left as they are: how to
 split them is a question of the table's arithmetic (``service.tables.glued``).
-Only lines of ``LONG_LINE`` characters or more are looked at, so a report with its
-line breaks is never changed.
+
+Only lines of ``LONG_LINE`` characters or more are looked at, and short lines only
+where at least ``MIN_GLUED_ROWS`` of them are a row label with its figures glued on
+(a crawler's ``get_text()`` of an HTML table keeps one line per row but no cell
+separators): there a tab goes before the figures and between header words.  A
+report with its line breaks and cell separators is never changed.
 """
 
 from __future__ import annotations
