@@ -385,9 +385,15 @@ def _header_line_breaks(line: str) -> list[tuple[int, str]]:
     return [(cut, "\t") for cut in cuts[:-1]]
 
 
+#: Where a markdown table's rows met when their line breaks were lost: the bar that
+#: closed a row and the bar (or a heading's #) that opened the next.
+_MARKDOWN_ROW_JOIN = re.compile(r"\|(?=\||#)")
+
+
 def _line_inserts(line: str) -> list[tuple[int, str]]:
     headings = _heading_breaks(line)
-    return [(p, "\n") for p in headings] + _table_breaks(line, sorted(set(headings)))
+    markdown = [(m.end(), "\n") for m in _MARKDOWN_ROW_JOIN.finditer(line)] if "||" in line else []
+    return [(p, "\n") for p in headings] + markdown + _table_breaks(line, sorted(set(headings)))
 
 
 def _shift_table(table: SourceTable, shift) -> SourceTable:

@@ -356,6 +356,10 @@ class TableRow:
         return self._filled[1]
 
 
+#: A leaf row's number in a label: 1. 2、 (not a group's （三）, not a decimal point).
+_ROW_NUMBER = re.compile(r"(?<![0-9０-９.．])[0-9０-９]{1,2}\s*[.．、](?![0-9０-９])")
+
+
 class _Pending(NamedTuple):
     """A row of labels without figures, waiting for the figures below it."""
 
@@ -410,8 +414,13 @@ def table_rows(grid: list[GridRow]) -> list[TableRow]:
                 pending = [_Pending(labels, list(carried), row.start)]
                 carried = [c.text for c in labels]
             continue
-        # Figures without a label: the label is the line above (wrapped).
-        if pending:
+        # Figures without a label: the label is the line above (wrapped), unless
+        # several numbered rows' labels wait above one row of figures (a converter
+        # tore labels from their figures): whose figures they are is then unknown.
+        if sum(len(_ROW_NUMBER.findall(c.text)) for p in pending for c in p.labels) >= 2:
+            out.append(TableRow([], values, list(carried), row.start, row.end))
+            pending = []
+        elif pending:
             own = pending[-1]
             if len(own.labels) > 1:  # parents printed beside the label, as in any row
                 labels, context = own.labels[-1:], [c.text for c in own.labels[:-1]]
