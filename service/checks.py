@@ -125,6 +125,9 @@ class _Cells:
         self.tables = extraction.tables or {}
         self.provenance = extraction.provenance or {}
         self._rows: dict[tuple[str, str], dict[str, Cell]] = {}
+        # cells left unknown because their figures were glued together: said so, not "blank"
+        self.unsettled = {f.cell: _unsettled_reason(f) for f in extraction.cell_flags or []
+                          if f.reason == "ambiguous_split"}
 
     def has_table(self, table: str) -> bool:
         return bool(self.tables.get(table))
@@ -166,6 +169,8 @@ class _Cells:
                 # the common case, a number, without _cell_value's tests
                 v, why = (v, "") if type(v) is int or type(v) is float else \
                     _cell_value(row_cells, table, row, col)
+            if why and key in self.unsettled:
+                why = self.unsettled[key]
             resolved[col] = (key, span or None, v, why)
         return resolved
 
@@ -206,6 +211,14 @@ def _row_keys(table: str, row: str) -> dict[str, str]:
     if keys is None:
         keys = _KEYS[(table, row)] = {}
     return keys
+
+
+def _unsettled_reason(flag) -> str:
+    if flag.candidates:
+        return (f"{flag.cell} is unknown: its figures are glued together ({flag.raw}) and could be "
+                f"{' or '.join(_num(c) for c in flag.candidates)}")
+    return (f"{flag.cell} is unknown: its figures are glued together ({flag.raw}) and no cut into the "
+            f"row's cells adds up, so the row either does not add up as printed or has blank cells")
 
 
 def _cell_value(cols: dict, table: str, row: str, col: str) -> tuple[float | None, str]:
@@ -406,6 +419,20 @@ def _uncertain(metrics: list[Metric], threshold: float) -> str | None:
             f"{threshold}), so it is not compared")
 
 
+#: Metric types whose prose figure may be a category of published items
+#: (行政许可类信息4条) while the table counts decisions made.
+_DECISION_TYPES = ("licensing_decisions", "penalty_decisions")
+_DECISION_WORDS = re.compile(r"决定|作出|办理|办结|审批|案件|立案")
+
+
+def _other_measure(mtype: str, group: list[Metric]) -> bool:
+    """Whether a prose figure that differs from table 2 may count something else: it
+    is worded as a category of published information (…类信息, …类37条) and not as
+    decisions.  Equal figures still pass; different ones are then not a fault."""
+    return mtype in _DECISION_TYPES and all("类" in m.text and not _DECISION_WORDS.search(m.text)
+                                            for m in group)
+
+
 def check_narrative_figures(cells: _Cells, extraction: Extraction,
                             min_confidence: float = NARRATIVE_MIN_CONFIDENCE) -> list[CheckFields]:
     out: list[CheckFields] = []
@@ -449,7 +476,11 @@ def check_narrative_figures(cells: _Cells, extraction: Extraction,
                     span = cells.span("applications.carried_over.total")
                     tcells = tcells + ["applications.carried_over.total"]
                     tspans = tspans + ([span] if span else [])
-            if not ok:
+            if not ok and _other_measure(mtype, group):
+                ok = None
+                detail += ("; the prose counts a category of published information, the table "
+                           "decisions made: different measures, not compared")
+            elif not ok:
                 detail += f" ({_off_by(expected, found)})"
             out.append(CheckFields(rule=rule, scope=scope, ok=ok, expected=expected, found=found,
                              detail=detail, cells=tcells + mcells, spans=tspans + mspans))
@@ -731,6 +762,10 @@ def check_published_total(extraction: Extraction, text: str,
             if len(matched) < len(parts):
                 rest = ", ".join(f"{m.channel} {_num(m.value)}" for m in parts[len(matched):])
                 detail += f"; not part of it: {rest}"
+        elif any(m.value > expected + slack for m in parts):
+            # one channel alone above the total counts something else (every post of an
+            # account, reposts included): a different measure, not a part of this total
+            ok, detail = None, base + ": a channel figure is larger than the total, so it counts something else"
         elif found > expected and not approximate:
             ok, detail = False, base + f": the parts exceed the total ({_off_by(expected, found)})"
         elif approximate:

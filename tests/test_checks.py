@@ -568,3 +568,38 @@ def test_govreport_audit_names_the_broken_rules_and_exits_1(tmp_path):
     ok = subprocess.run([sys.executable, "-m", "service.cli", "audit", str(seed)], cwd=ROOT,
                         capture_output=True, text=True, timeout=300)
     assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+def test_a_category_of_published_information_against_decisions_is_not_a_fault():
+    """行政许可类信息4条 counts licensing information published; table 2 counts decisions.
+    Equal figures pass; different ones are different measures, never a false alarm."""
+    def run(prose_text: str, value: int):
+        text = f"全年主动公开{prose_text}。"
+        e = extraction(metrics=[metric(prose_text, text, "licensing_decisions", value)])
+        return by_key(run_checks(e, text))[("narrative.licensing_decisions", "licensing.decisions")]
+
+    assert run("行政许可类信息39条", 39).ok is True
+    other = run("行政许可类信息4条", 4)
+    assert other.ok is None and "different measures" in other.detail
+    assert run("行政许可信息4条", 4).ok is False  # worded as the licensing figure itself
+    assert run("行政许可类决定4件", 4).ok is False  # decisions, in so many words
+
+
+def test_a_channel_figure_above_the_total_counts_something_else():
+    text = "全年主动公开政府信息374条。官方微信公众号累计发送了1430条信息。"
+    e = extraction(metrics=[metric("主动公开政府信息374条", text, "published_items", 374, "all"),
+                            metric("官方微信公众号累计发送了1430条", text, "published_items", 1430, "wechat")])
+    check = by_key(run_checks(e, text))[("narrative.published_total", "all#1")]
+    assert check.ok is None and "counts something else" in check.detail
+
+
+def test_a_glued_row_no_cut_adds_up_is_said_so_not_called_blank():
+    from service.types import CellFlag
+
+    apps = applications_table()
+    apps["partially_granted"] = {c: None for c in apps["partially_granted"]}
+    flags = [CellFlag(cell=f"applications.partially_granted.{c}", raw="8100008", reason="ambiguous_split",
+                      candidates=[]) for c in apps["partially_granted"]]
+    checks = by_key(run_checks(extraction(tables={"applications": apps}, cell_flags=flags), ""))
+    row = checks[("applications.row_total", "partially_granted")]
+    assert row.ok is None and "glued together (8100008)" in row.detail and not row.detail.startswith("blank")
