@@ -217,3 +217,39 @@ def test_a_crawlers_page_text_is_read(name):
     right, total, wrong = _compare(_fixture_gold(name), extract(text))
     assert not wrong
     assert right >= 0.95 * total
+
+
+def _glued_table_3(rows: dict[str, str]) -> str:
+    labels = {"new_received": "一、本年新收政府信息公开申请数量", "carried_over": "二、上年结转政府信息公开申请数量",
+              "granted": "三、本年度办理结果（一）予以公开",
+              "partially_granted": "（二）部分公开（区分处理的，只计这一情形，不计其他情形）",
+              "results_total": "（七）总计", "carried_forward": "四、结转下年度继续办理"}
+    body = "".join(labels[k] + " " + v for k, v in rows.items())
+    return ("一、总体情况本机关依法做好政府信息公开工作，全年运行平稳，各项工作有序推进，公开质效持续提升。"
+            "三、收到和处理政府信息公开申请情况申请人情况自然人法人或其他组织总计商业企业科研机构社会公益组织法律服务机构其他"
+            + body + "四、政府信息公开行政复议、行政诉讼情况本年度无行政复议、行政诉讼。")
+
+
+def test_a_glued_row_that_does_not_add_up_is_read_as_printed_and_flagged():
+    """Every row prints all its cells (no row is too short for them), so 8100008 can
+    only be 8 1 0 0 0 0 8: read as printed, and the audit says it does not add up."""
+    text = _glued_table_3({"new_received": "9000009", "carried_over": "0000000", "granted": "1000001",
+                           "partially_granted": "8100008", "results_total": "9100009",
+                           "carried_forward": "0000000"})
+    pred = extract(text)
+    assert pred["tables"]["applications"]["partially_granted"] == {
+        "natural_person": 8, "commercial": 1, "research": 0, "social_welfare": 0, "legal_service": 0,
+        "other_org": 0, "total": 8}
+    failed = {(c["rule"], c["scope"]) for c in pred["checks"] if c["ok"] is False}
+    assert ("applications.row_total", "partially_granted") in failed
+
+
+def test_where_a_glued_table_shows_blank_cells_no_forced_cut_is_taken():
+    # 26, five blanks, 26 prints as 2626: the table leaves cells blank, so 8100008 may
+    # be a row with blanks too, and stays unknown
+    text = _glued_table_3({"new_received": "2626", "carried_over": "0000000", "granted": "2626",
+                           "partially_granted": "8100008", "results_total": "2626",
+                           "carried_forward": "0000000"})
+    pred = extract(text)
+    assert set(pred["tables"]["applications"]["partially_granted"].values()) == {None}
+    assert pred["tables"]["applications"]["new_received"]["total"] is None

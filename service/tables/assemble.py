@@ -374,12 +374,13 @@ class _Out:
                                        reason="ambiguous_split", candidates=options))
 
 
-def glued_cuts(cells: list[GridCell], n: int, rule=None) -> list[list[GridCell]] | None:
+def glued_cuts(cells: list[GridCell], n: int, rule=None, forced: bool = False) -> list[list[GridCell]] | None:
     """The candidate cuts of a row whose figures are glued together ([] when no cut
     fits: its cells are then unknown), or None when the row's cells are its figures
-    as they stand."""
+    as they stand.  ``forced``: where no cut satisfies ``rule``, the only cut the digit
+    count allows is taken (see ``read_glued``)."""
     if can_split(cells, n):
-        return read_glued(cells, n, rule)
+        return read_glued(cells, n, rule, forced)
     return [] if looks_glued(cells, n) else None
 
 
@@ -565,13 +566,18 @@ def read_tables(doc: Document, sections: list[Section], model: RowModel) -> Tabl
         orders = _total_orders(order, [cand.row.values for cand, _, _ in apps])
         fits = []
         glued: dict[str, tuple[list[GridCell], list[list[GridCell]]]] = {}
-        for cand, key, _ in apps:
-            window = pick_window(cand.row.values, len(order), sum_rule=orders[0][-1] == "total")
+        windows = [pick_window(cand.row.values, len(order), sum_rule=orders[0][-1] == "total")
+                   for cand, _, _ in apps]
+        # A glued row with too few digits for its cells shows the table leaves cells blank;
+        # without one, a cut the digit count forces is the row as printed, added up or not.
+        blanks_shown = any(looks_glued(w, len(order)) and not can_split(w, len(order)) for w in windows)
+        for (_, key, _), window in zip(apps, windows):
             glued_row = looks_glued(window, len(order)) or can_split(window, len(order))
             # the row's cells by template column, under each column order the table may have
             readings = []
             for o in orders:
-                cuts = glued_cuts(window, len(o), row_sum_rule(o.index("total"))) or [] if glued_row else [window]
+                cuts = glued_cuts(window, len(o), row_sum_rule(o.index("total")), forced=not blanks_shown) or [] \
+                    if glued_row else [window]
                 readings += [[dict(zip(o, cut))[col] for col in APPLICANT_COLUMNS] for cut in cuts
                              if len(cut) == len(o)]
             fits.append(len(window) == len(order) or (glued_row and bool(readings)))

@@ -122,12 +122,19 @@ def group_sum_rule(totals: list[int], size: int) -> Rule:
     return rule
 
 
-def read_glued(cells: list[GridCell], n: int, rule: Rule | None) -> list[list[GridCell]]:
+def read_glued(cells: list[GridCell], n: int, rule: Rule | None, forced: bool = False) -> list[list[GridCell]]:
     """The candidate cuts of a glued row: those the rule accepts.  None may: the
-    report's own figures may not add up, but as likely the row had blank cells
-    (2581211 is 258, 12, three blanks, 1, 1 and a blank total), and then a cut into
-    ``n`` numbers, however forced by the digit count, is wrong; the row is unknown."""
-    return splits(cells, n, rule)
+    report's own figures may not add up, or the row had blank cells (2581211 is 258,
+    12, three blanks, 1, 1 and a blank total), and then a cut into ``n`` numbers is
+    wrong.  Only where the caller knows the table leaves no cell blank (``forced``) is
+    the one cut the digit count allows (8100008 into seven cells) taken: the row as
+    printed, which the audit then finds does not add up."""
+    found = splits(cells, n, rule)
+    if not found and forced and rule is not None:
+        every = splits(cells, n, None)
+        if len(every) == 1:
+            return every
+    return found
 
 
 def resolve_columns(rows: dict[str, list[list[int | float | None]]], result_rows: list[str],
