@@ -124,11 +124,11 @@ def augmented(report: AnnotatedReport, rng: random.Random, n: int = 2) -> list[A
 # --- fitting -------------------------------------------------------------------------
 
 def _pipeline(c: float, seed: int) -> Pipeline:
-    # Balanced class weights: the rare types (press conferences, litigation) would
-    # otherwise be swamped by the many "none" figures.
+    # Unweighted classes: balanced weights lifted the rare types over the many "none"
+    # figures, and on real prose that read look-alike figures as metrics (held-out real
+    # reports: precision 0.75 balanced, 0.79 unweighted, at the same recall order).
     return Pipeline([("vec", DictVectorizer(sparse=True)),
-                     ("clf", LogisticRegression(C=c, max_iter=3000, class_weight="balanced",
-                                                random_state=seed))])
+                     ("clf", LogisticRegression(C=c, max_iter=3000, random_state=seed))])
 
 
 def training_rows(reports: list[AnnotatedReport], seed: int = 0,
