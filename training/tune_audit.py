@@ -47,11 +47,14 @@ def gold_failures(report: AnnotatedReport) -> set[str]:
 
 
 def measure(reports: list[AnnotatedReport], folds: int = 5, seed: int = 0) -> dict:
-    """Confidences of the figures in every governed check on held-out reports."""
+    """Confidences of the figures in every governed check on held-out reports: the
+    train split by folds, the test split by models fitted on the whole train split."""
     false_alarms: list[tuple[float, str]] = []
     compared: list[float] = []
-    for fold in held_out_models(reports, lambda rest: fit_models(rest, seed=seed), folds=folds, seed=seed,
-                                progress=lambda m: print(m, file=sys.stderr)):
+    train = [r for r in reports if r.split != "test"]
+    test = [r for r in reports if r.split == "test"]
+    for fold in held_out_models(train, lambda rest: fit_models(rest, seed=seed), folds=folds, seed=seed,
+                                test=test, progress=lambda m: print(m, file=sys.stderr)):
         for report in fold.held:
             inconsistent = gold_failures(report)
             for item in [report, *shapes.variants(report)]:
@@ -79,8 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", action="append", default=None)
     parser.add_argument("--folds", type=int, default=5)
     args = parser.parse_args(argv)
-    reports = [r for r in load_corpus(*(args.corpus or ["corpus"])) if r.split != "test"]
-    result = measure(reports, folds=args.folds)
+    result = measure(load_corpus(*(args.corpus or ["corpus"])), folds=args.folds)
     for confidence, what in result["false_alarms"]:
         print(f"false alarm at confidence {confidence:.3f}: {what}")
     print(f"threshold for no false alarm: {result['threshold']} "
