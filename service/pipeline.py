@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from service import checks, ingest, metrics, relayout, segment, tables
+from service.template import SECTION_VARIANTS
 from service.types import Document, Extraction, ExtractionError
 
 MANIFEST = "manifest.json"
@@ -129,21 +130,48 @@ def extract_document(doc: Document, models: Models | None = None,
     lap("segment")
     table_result = tables.read_tables(doc, sections, models.table_rows)
     lap("tables")
+    warnings = list(doc.warnings)
     if not any(s.key != "preamble" for s in sections) and not any(table_result.tables.values()):
-        raise ExtractionError(
-            "not_a_report",
-            "no section heading or disclosure table of a 政府信息公开工作年度报告 was found")
+        named = report_evidence(doc.text)
+        if len(named) < MIN_EVIDENCE:
+            raise ExtractionError(
+                "not_a_report",
+                "no section heading or disclosure table of a 政府信息公开工作年度报告 was found")
+        # refusing a real report is the worst answer: read what can be read, and say so
+        warnings.append(f"no section heading or table could be placed, although the text names "
+                        f"{len(named)} of the report's section titles and table rows "
+                        f"({'、'.join(named[:4])}); only prose figures were read")
     found_metrics = metrics.extract_metrics(doc, sections, models.metrics)
     lap("metrics")
     # Every part was built as its declared type by the stages: assembled without
     # validating it all again (which cost as much as a stage).
     extraction = Extraction.model_construct(**dict(table_result), sections=sections,
                                             metrics=found_metrics, format=doc.format,
-                                            warnings=list(doc.warnings))
+                                            warnings=warnings)
     extraction.checks = checks.run_checks(extraction, doc.text)
     extraction.audit = checks.summarise(extraction.checks)
     lap("checks")
     return relaid.restore(extraction)
+
+
+#: How many of the report's own section titles and table row labels a text must name to
+#: be read rather than refused when no heading or table could be placed in it.
+MIN_EVIDENCE = 2
+#: Wordings only a disclosure table prints (row labels without their numbering, headers).
+_TABLE_WORDINGS = ("本年新收政府信息公开申请数量", "上年结转政府信息公开申请数量", "结转下年度继续办理", "本年度办理结果",
+                   "本年制发件数", "现行有效件数", "本年处理决定数量", "本年收费金额", "申请人情况")
+
+
+def report_evidence(text: str) -> list[str]:
+    """The report's section titles and table-row wordings that ``text`` names (a
+    section's wordings count once)."""
+    found: list[str] = []
+    for titles in SECTION_VARIANTS.values():
+        title = next((t for t in titles if len(t) >= 4 and t in text), None)
+        if title:
+            found.append(title)
+    found += [w for w in _TABLE_WORDINGS if w in text]
+    return found
 
 
 def _no_lap(stage: str) -> None:

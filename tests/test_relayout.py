@@ -253,3 +253,19 @@ def test_where_a_glued_table_shows_blank_cells_no_forced_cut_is_taken():
     pred = extract(text)
     assert set(pred["tables"]["applications"]["partially_granted"].values()) == {None}
     assert pred["tables"]["applications"]["new_received"]["total"] is None
+
+
+def test_a_text_that_names_the_report_is_read_not_refused():
+    text = ("本报告包括总体情况、主动公开政府信息情况、收到和处理政府信息公开申请情况等部分。"
+            "全年主动公开政府信息120条，收到政府信息公开申请5件。")
+    pred = extract(text)
+    assert pred["warnings"] and "names 3 of the report's section titles" in pred["warnings"][-1]
+    assert {(m["type"], m["value"]) for m in pred["metrics"]} >= {("applications_received", 5)}
+
+
+def test_a_text_without_any_evidence_is_still_refused():
+    from service.types import ExtractionError
+
+    with pytest.raises(ExtractionError) as err:
+        extract("床前明月光，疑是地上霜。举头望明月，低头思故乡。")
+    assert err.value.code == "not_a_report"
