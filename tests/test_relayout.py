@@ -269,3 +269,18 @@ def test_a_text_without_any_evidence_is_still_refused():
     with pytest.raises(ExtractionError) as err:
         extract("床前明月光，疑是地上霜。举头望明月，低头思故乡。")
     assert err.value.code == "not_a_report"
+
+
+def test_a_merged_label_printed_one_character_per_line_beside_its_rows():
+    """A converter that reads the merged 本年度办理结果 cell as one character per line
+    puts each character in front of the row it stands beside."""
+    import pdfplumber
+
+    name = "002_b66439113936b5c6"
+    with pdfplumber.open(FIXTURES / f"{name}.pdf") as pdf:
+        text = "\n".join(page.extract_text() or "" for page in pdf.pages)
+    start, end = text.index("（一）予以公开"), text.index("（七）总计")
+    lines, chars = text[start:end].split("\n"), iter("本年度办理结果")
+    vertical = "\n".join(next(chars, "") + " " + line if line.strip() else line for line in lines)
+    right, total, wrong = _compare(_fixture_gold(name), extract(text[:start] + vertical + text[end:]))
+    assert not wrong and right == total
