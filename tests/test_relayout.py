@@ -95,18 +95,29 @@ def test_leading_zeros_settle_a_split_without_arithmetic():
     assert [[c.text for c in cut] for cut in cuts] == [["0"] * 7]
 
 
-def test_an_ambiguous_glued_row_is_null_with_its_candidates():
+def _table_2(row: str) -> dict:
     text = ("一、总体情况\n本机关依法公开政府信息。\n二、主动公开政府信息情况\n"
             "第二十条第（一）项\t信息内容\t本年制发件数\t本年废止件数\t现行有效件数\n规章\t0\t0\t0\n"
-            "行政规范性文件\t5066\n三、收到和处理政府信息公开申请情况\n无。\n")
-    pred = extract(text)
+            f"行政规范性文件\t{row}\n三、收到和处理政府信息公开申请情况\n无。\n")
+    return extract(text)
+
+
+def test_an_ambiguous_glued_row_is_null_with_its_candidates():
+    # 2135 is 2 1 35 or 2 13 5 (21 3 5 would leave fewer in force than issued less repealed)
+    pred = _table_2("2135")
     row = pred["tables"]["active_disclosure"]["normative_documents"]
-    assert row == {"issued": None, "repealed": None, "in_force": None}
+    assert row == {"issued": 2, "repealed": None, "in_force": None}
     flags = {f["cell"]: f for f in pred["cell_flags"]}
-    flag = flags["active_disclosure.normative_documents.issued"]
-    assert flag["reason"] == "ambiguous_split" and flag["candidates"] == [5, 50]
-    assert flags["active_disclosure.normative_documents.in_force"]["candidates"] == [6, 66]
+    flag = flags["active_disclosure.normative_documents.repealed"]
+    assert flag["reason"] == "ambiguous_split" and flag["candidates"] == [1, 13]
+    assert flags["active_disclosure.normative_documents.in_force"]["candidates"] == [5, 35]
     assert pred["tables"]["active_disclosure"]["regulations"] == {"issued": 0, "repealed": 0, "in_force": 0}
+
+
+def test_documents_in_force_settle_a_glued_table_2_row():
+    # 5066: 50 issued, 6 repealed, 6 in force cannot be (in force >= issued - repealed)
+    row = _table_2("5066")["tables"]["active_disclosure"]["normative_documents"]
+    assert row == {"issued": 5, "repealed": 0, "in_force": 66}
 
 
 def test_column_identities_settle_a_row_its_own_total_cannot():

@@ -16,6 +16,7 @@ import numpy as np
 
 from service.tables.classify import NONE_CLASS, RowModel, strip_label
 from service.tables.glued import (
+    active_rule,
     can_split,
     group_sum_rule,
     looks_glued,
@@ -548,7 +549,7 @@ def read_tables(doc: Document, sections: list[Section], model: RowModel) -> Tabl
         for cand, key, _ in active:
             cols = _active_columns(key, layout, cand.header)
             window = pick_window(cand.row.values, len(cols), sum_rule=False)
-            cuts = glued_cuts(window, len(cols))
+            cuts = glued_cuts(window, len(cols), active_rule(cols), forced=True)
             fits.append(len(window) == len(cols) or bool(cuts))
             if cuts is None:
                 out.put("active_disclosure", key, cols, window)

@@ -122,6 +122,21 @@ def group_sum_rule(totals: list[int], size: int) -> Rule:
     return rule
 
 
+def active_rule(cols: Sequence[str]) -> Rule | None:
+    """What a table-2 row's figures must satisfy, whatever the report: documents in
+    force at the year's end are those in force before it plus this year's issued less
+    this year's repealed, so in_force >= issued - repealed; and everything published
+    this year is among what is public, so total_public >= published."""
+    at = {c: i for i, c in enumerate(cols)}
+    if {"issued", "repealed", "in_force"} <= at.keys():
+        i, r, f = at["issued"], at["repealed"], at["in_force"]
+        return lambda v: v[f] >= v[i] - v[r]
+    if {"published", "total_public"} <= at.keys():
+        p, t = at["published"], at["total_public"]
+        return lambda v: v[t] >= v[p]
+    return None
+
+
 def read_glued(cells: list[GridCell], n: int, rule: Rule | None, forced: bool = False) -> list[list[GridCell]]:
     """The candidate cuts of a glued row: those the rule accepts.  None may: the
     report's own figures may not add up, or the row had blank cells (2581211 is 258,
