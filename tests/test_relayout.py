@@ -295,3 +295,15 @@ def test_a_merged_label_printed_one_character_per_line_beside_its_rows():
     vertical = "\n".join(next(chars, "") + " " + line if line.strip() else line for line in lines)
     right, total, wrong = _compare(_fixture_gold(name), extract(text[:start] + vertical + text[end:]))
     assert not wrong and right == total
+
+
+def test_a_glued_table_with_the_same_cells_blank_in_every_row_keeps_what_is_certain():
+    # 26, five blanks, 26 in every row with figures: the total is certain, which single
+    # applicant column is printed is not
+    text = _glued_table_3({"new_received": "2626", "carried_over": "00", "granted": "2626",
+                           "partially_granted": "00", "results_total": "2626", "carried_forward": "00"})
+    pred = extract(text)
+    row = pred["tables"]["applications"]["new_received"]
+    assert row["total"] == 26 and row["natural_person"] is None
+    flag = next(f for f in pred["cell_flags"] if f["cell"] == "applications.new_received.natural_person")
+    assert flag["reason"] == "ambiguous_split" and flag["candidates"] == [26]

@@ -17,6 +17,7 @@ import numpy as np
 from service.tables.classify import NONE_CLASS, RowModel, strip_label
 from service.tables.glued import (
     active_rule,
+    blank_patterns,
     can_split,
     group_sum_rule,
     looks_glued,
@@ -365,14 +366,15 @@ class _Out:
         raw_start, raw_end = min(c.start for c in cells), max(c.end for c in cells)
         prefix = f"{table}.{row}."
         for i, col in enumerate(cols):
-            options = sorted({read_value(cut[i]).value for cut in cuts})
+            options = {read_value(cut[i]).value for cut in cuts}  # (None: the cut leaves it blank)
             if len(options) == 1:
                 self.put(table, row, [col], [cuts[0][i]])
                 continue
             self.tables.setdefault(table, {}).setdefault(row, {})[col] = None
             self.provenance[prefix + col] = (raw_start, raw_end)
             self.flags.append(CellFlag(cell=prefix + col, raw=" ".join(c.text for c in cells),
-                                       reason="ambiguous_split", candidates=options))
+                                       reason="ambiguous_split",
+                                       candidates=sorted(v for v in options if v is not None)))
 
 
 def glued_cuts(cells: list[GridCell], n: int, rule=None, forced: bool = False) -> list[list[GridCell]] | None:
@@ -572,7 +574,23 @@ def read_tables(doc: Document, sections: list[Section], model: RowModel) -> Tabl
         # A glued row with too few digits for its cells shows the table leaves cells blank;
         # without one, a cut the digit count forces is the row as printed, added up or not.
         blanks_shown = any(looks_glued(w, len(order)) and not can_split(w, len(order)) for w in windows)
-        for (_, key, _), window in zip(apps, windows):
+        patterns = []
+        if blanks_shown and all(looks_glued(w, len(order)) or can_split(w, len(order)) for w in windows):
+            patterns = blank_patterns({key: w for (_, key, _), w in zip(apps, windows)}, orders[0],
+                                      list(_RESULT_ROWS))
+        if patterns:
+            # every row glued, the same cells left blank in each: what every fitting set
+            # of printed columns agrees on (a cell blank in all of them is blank)
+            for (_, key, _), window in zip(apps, windows):
+                blank = GridCell("", window[0].start, window[0].start, "blank")
+                out.put_cuts("applications", key, list(APPLICANT_COLUMNS), window,
+                             [[rows[key][printed.index(col)] if col in printed else blank
+                               for col in APPLICANT_COLUMNS] for printed, rows in patterns])
+                fits.append(True)
+            apps_for_cuts = []
+        else:
+            apps_for_cuts = list(zip(apps, windows))
+        for (_, key, _), window in apps_for_cuts:
             glued_row = looks_glued(window, len(order)) or can_split(window, len(order))
             # the row's cells by template column, under each column order the table may have
             readings = []

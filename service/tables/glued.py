@@ -201,3 +201,46 @@ def resolve_columns(rows: dict[str, list[list[int | float | None]]], result_rows
                 rows[key] = kept
                 changed = True
     return rows
+
+
+def blank_patterns(rows: dict[str, list[GridCell]], order: list[str], result_rows: list[str],
+                   ) -> list[tuple[list[str], dict[str, list[GridCell]]]]:
+    """The sets of columns a glued table 3 may print, when its rows leave the same
+    cells blank.
+
+    A table whose 法人或其他组织 cells are all blank prints ``26, five blanks, 26`` as
+    ``2626`` once its whitespace is lost.  A set of printed columns (the total and some
+    of the others, in ``order``) fits when it cuts every row in exactly one way that
+    adds up and, with those cuts, every column identity of the table holds.  Returns
+    each fitting set with each row's cells; the caller keeps what they all agree on.
+    """
+    others = [c for c in order if c != "total"]
+    found: list[tuple[list[str], dict[str, list[GridCell]]]] = []
+    for mask in range(1, 2 ** len(others)):
+        printed = [c for c in order if c == "total" or (mask >> others.index(c)) & 1]
+        rule = row_sum_rule(printed.index("total"))
+        cut_rows: dict[str, list[GridCell]] = {}
+        for key, cells in rows.items():
+            cuts = splits(cells, len(printed), rule)
+            if len(cuts) != 1:
+                break
+            cut_rows[key] = cuts[0]
+        else:
+            if _identities_hold(cut_rows, printed, result_rows):
+                found.append((printed, cut_rows))
+    return found
+
+
+def _identities_hold(rows: dict[str, list[GridCell]], printed: list[str], result_rows: list[str]) -> bool:
+    """Table 3's column identities on the printed columns, where their rows are there."""
+    values = {k: [_value(fold(c.text)) for c in cells] for k, cells in rows.items()}
+    balance = ("new_received", "carried_over", "results_total", "carried_forward")
+    for c in range(len(printed)):
+        if all(k in values for k in balance):
+            a, b, t, f = (values[k][c] for k in balance)
+            if abs(a + b - t - f) > 1e-6:
+                return False
+        parts = [values[k][c] for k in result_rows if k in values]
+        if "results_total" in values and parts and abs(sum(parts) - values["results_total"][c]) > 1e-6:
+            return False
+    return True
