@@ -6,7 +6,8 @@ markdown, one small markdown table per row under generic headers, space
 separated figures; labels split across cells, carried down from merged cells,
 joined, leaf only, or parent rows of their own; numbering in other bracket
 styles or dropped; bookmark artefacts, typos, dropped characters, spaces inside
-words; wrapped labels with the figures on the next line; permuted and
+words; wrapped labels with the figures on the next line, or (as PDF converters print
+them) with the figures beside the label's head and its tail on the lines below; permuted and
 abbreviated column headers; omitted rows; extra rows the template does not
 know; table 4 as 15 figures on one line or one per line, or as three labelled
 rows; full-width digits, thousands separators; blank, ``/``, ``—``, ``-``, ``无``
@@ -205,6 +206,13 @@ def _serialise(rows: list[RRow], style: str, w: Writer, rng: random.Random) -> N
             if row.wrap == "split" and style != "cell_per_line" and len(last) - visible >= 6:
                 cut = rng.randrange(visible + 3, len(last) - 2)
                 pieces = [labels[:-1] + [RCell(last[:cut])], [RCell(last[cut:])] + figures]
+            elif row.wrap == "tail" and style == "space_rows" and len(last) - visible >= 12:
+                # a PDF converter's line: the label's head beside the figures, the rest of
+                # the label wrapped onto the lines below them (2.申请人逾期未按收费通 0 0 …
+                # / 知要求缴纳费用、行政机 / 关不再处理其…)
+                width = rng.randint(visible + 8, visible + 12)
+                tail = [last[i:i + width - visible] for i in range(width, len(last), width - visible)]
+                pieces = [labels[:-1] + [RCell(last[:width])] + figures] + [[RCell(t)] for t in tail]
             elif labels and figures:
                 pieces = [labels, figures]
         for p_index, cells in enumerate(pieces):
@@ -455,6 +463,9 @@ def _render_applications(values: dict[str, dict[str, int]], rows: list[str], cfg
     orgs = list(APPLICANT_COLUMNS[1:6])
     # Space-separated text sometimes loses the header; the order is then the template's.
     headless = style == "space_rows" and rng.random() < 0.3
+    # A PDF converter wraps every long label the same way (head beside the figures, tail
+    # below); other texts put a label above its figures or break it mid-word.
+    wraps = ("tail",) if style == "space_rows" and rng.random() < 0.4 else ("line", "split")
     if cfg.permute and not headless:
         rng.shuffle(orgs)
         if rng.random() < 0.5:
@@ -531,7 +542,7 @@ def _render_applications(values: dict[str, dict[str, int]], rows: list[str], cfg
             labels = [RCell(parts[-1])]
         if style == "space_rows":
             labels = [c for c in labels if c.text] or labels
-        wrap = rng.choice(("line", "split")) if rng.random() < cfg.wrap_rate else ""
+        wrap = rng.choice(wraps) if rng.random() < cfg.wrap_rate else ""
         figures = [fmt.cell("applications", key, c, values[key][c], allow_blank=not wrap) for c in order]
         cells = labels + figures
         if (cfg.artefact_blanks and style == "tab_rows" and not wrap
