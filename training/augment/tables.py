@@ -211,6 +211,8 @@ def _serialise(rows: list[RRow], style: str, w: Writer, rng: random.Random) -> N
                 # the label wrapped onto the lines below them (2.申请人逾期未按收费通 0 0 …
                 # / 知要求缴纳费用、行政机 / 关不再处理其…)
                 width = rng.randint(visible + 8, visible + 12)
+                while width < len(last) and (last[width - 1].isdigit() or last[width] in ".．、"):
+                    width += 1  # a row number (1.) is never torn from its mark
                 tail = [last[i:i + width - visible] for i in range(width, len(last), width - visible)]
                 pieces = [labels[:-1] + [RCell(last[:width])] + figures] + [[RCell(t)] for t in tail]
             elif labels and figures:
