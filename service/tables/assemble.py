@@ -566,47 +566,7 @@ def read_tables(doc: Document, sections: list[Section], model: RowModel) -> Tabl
         lo = max((c.order for c, _, _ in active), default=-1)
         hi = apps[-1][0].order
         order = applicant_order(_header_rows_between(reading, lo, hi)) or list(APPLICANT_COLUMNS)
-        orders = _total_orders(order, [cand.row.values for cand, _, _ in apps])
-        fits = []
-        glued: dict[str, tuple[list[GridCell], list[list[GridCell]]]] = {}
-        windows = [pick_window(cand.row.values, len(order), sum_rule=orders[0][-1] == "total")
-                   for cand, _, _ in apps]
-        # A glued row with too few digits for its cells shows the table leaves cells blank;
-        # without one, a cut the digit count forces is the row as printed, added up or not.
-        blanks_shown = any(looks_glued(w, len(order)) and not can_split(w, len(order)) for w in windows)
-        patterns = []
-        if blanks_shown and all(looks_glued(w, len(order)) or can_split(w, len(order)) for w in windows):
-            patterns = blank_patterns({key: w for (_, key, _), w in zip(apps, windows)}, orders[0],
-                                      list(_RESULT_ROWS))
-        if patterns:
-            # every row glued, the same cells left blank in each: what every fitting set
-            # of printed columns agrees on (a cell blank in all of them is blank)
-            for (_, key, _), window in zip(apps, windows):
-                blank = GridCell("", window[0].start, window[0].start, "blank")
-                out.put_cuts("applications", key, list(APPLICANT_COLUMNS), window,
-                             [[rows[key][printed.index(col)] if col in printed else blank
-                               for col in APPLICANT_COLUMNS] for printed, rows in patterns])
-                fits.append(True)
-            apps_for_cuts = []
-        else:
-            apps_for_cuts = list(zip(apps, windows))
-        for (_, key, _), window in apps_for_cuts:
-            glued_row = looks_glued(window, len(order)) or can_split(window, len(order))
-            # the row's cells by template column, under each column order the table may have
-            readings = []
-            for o in orders:
-                cuts = glued_cuts(window, len(o), row_sum_rule(o.index("total")), forced=not blanks_shown) or [] \
-                    if glued_row else [window]
-                readings += [[dict(zip(o, cut))[col] for col in APPLICANT_COLUMNS] for cut in cuts
-                             if len(cut) == len(o)]
-            fits.append(len(window) == len(order) or (glued_row and bool(readings)))
-            if glued_row:
-                glued[key] = (window, readings)
-            elif len(readings) > 1:
-                out.put_cuts("applications", key, list(APPLICANT_COLUMNS), window, readings)
-            else:
-                out.put("applications", key, orders[0], window)
-        _put_glued_applications(out, list(APPLICANT_COLUMNS), glued)
+        fits = _put_applications(out, [(key, cand.row.values) for cand, key, _ in apps], order)
         expected = len(APPLICATION_ROWS_2021) - 2
         confidence["applications"] = _confidence([p for _, _, p in apps], expected, fits)
 
@@ -682,6 +642,49 @@ def _assign_out_of_order(reading: Reading, proba: np.ndarray, columns: np.ndarra
         if proba[i, columns[best]] >= OUT_OF_ORDER_PROBABILITY:
             assignment[i] = best
             taken.add(best)
+
+
+def _put_applications(out: _Out, rows: list[tuple[str, list[GridCell]]], order: list[str]) -> list[bool]:
+    """Table 3's rows (key, value cells) into ``out`` under the header's column
+    ``order``: cells as they stand, glued figures cut by the identities, a table whose
+    rows leave the same cells blank read by its printed columns.  Returns per row
+    whether its figures fit the columns."""
+    orders = _total_orders(order, [values for _, values in rows])
+    n = len(order)
+    windows = [pick_window(values, n, sum_rule=orders[0][-1] == "total") for _, values in rows]
+    # A glued row with too few digits for its cells shows the table leaves cells blank;
+    # without one, a cut the digit count forces is the row as printed, added up or not.
+    blanks_shown = any(looks_glued(w, n) and not can_split(w, n) for w in windows)
+    if blanks_shown and all(looks_glued(w, n) or can_split(w, n) for w in windows):
+        patterns = blank_patterns({key: w for (key, _), w in zip(rows, windows)}, orders[0], list(_RESULT_ROWS))
+        if patterns:
+            # every row glued, the same cells left blank in each: what every fitting set
+            # of printed columns agrees on (a cell blank in all of them is blank)
+            for (key, _), window in zip(rows, windows):
+                blank = GridCell("", window[0].start, window[0].start, "blank")
+                out.put_cuts("applications", key, list(APPLICANT_COLUMNS), window,
+                             [[cut_rows[key][printed.index(col)] if col in printed else blank
+                               for col in APPLICANT_COLUMNS] for printed, cut_rows in patterns])
+            return [True] * len(rows)
+    fits = []
+    glued: dict[str, tuple[list[GridCell], list[list[GridCell]]]] = {}
+    for (key, _), window in zip(rows, windows):
+        glued_row = looks_glued(window, n) or can_split(window, n)
+        # the row's cells by template column, under each column order the table may have
+        readings = []
+        for o in orders:
+            cuts = (glued_cuts(window, n, row_sum_rule(o.index("total")), forced=not blanks_shown) or []
+                    if glued_row else [window])
+            readings += [[dict(zip(o, cut))[col] for col in APPLICANT_COLUMNS] for cut in cuts if len(cut) == n]
+        fits.append(len(window) == n or (glued_row and bool(readings)))
+        if glued_row:
+            glued[key] = (window, readings)
+        elif len(readings) > 1:
+            out.put_cuts("applications", key, list(APPLICANT_COLUMNS), window, readings)
+        else:
+            out.put("applications", key, orders[0], window)
+    _put_glued_applications(out, list(APPLICANT_COLUMNS), glued)
+    return fits
 
 
 def _total_orders(order: list[str], rows: list[list[GridCell]]) -> list[list[str]]:
