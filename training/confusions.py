@@ -180,6 +180,10 @@ def write(out: Path = OUT) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    argparse.ArgumentParser(description="Write the confusion prose of training/confusions.py "
+                                        "to corpus/prose/ as annotated reports.").parse_args(argv)
     paths = write()
     print(f"wrote {len(paths)} annotated documents to {OUT}")
     return 0

@@ -22,7 +22,7 @@ from service import checks
 from service.pipeline import extract_document
 from service.types import Extraction, ExtractionError, Metric
 from training.augment import shapes
-from training.corpus import AnnotatedReport, load_corpus
+from training.corpus import AnnotatedReport, AnnotationError, load_corpus
 from training.cv import held_out_models
 from training.evaluate import document_for, fit_models
 
@@ -82,7 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", action="append", default=None)
     parser.add_argument("--folds", type=int, default=5)
     args = parser.parse_args(argv)
-    result = measure(load_corpus(*(args.corpus or ["corpus"])), folds=args.folds)
+    try:
+        reports = load_corpus(*(args.corpus or ["corpus"]))
+    except AnnotationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    result = measure(reports, folds=args.folds)
     for confidence, what in result["false_alarms"]:
         print(f"false alarm at confidence {confidence:.3f}: {what}")
     print(f"threshold for no false alarm: {result['threshold']} "
