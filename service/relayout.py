@@ -189,6 +189,9 @@ def _peel_headers(line: str, start: int, end: int) -> list[int]:
     return cuts
 
 
+#: A leaf row's number (1. 2、), which rows with figures of their own carry; a group's
+#: （三） or 三、 may stand alone over its rows.
+_LEAF_NUMBER = re.compile(r"\s*[1-9][.．、]")
 #: The number of a table row inside a label: （七）, 3., 四、 (not 第（一）项).
 _ROW_NUMBER = re.compile(r"(?<!第)[（(][一二三四五六七八九十]{1,2}[）)]|(?<![\d.．])[1-9][.．、](?=[\u4e00-\u9fff])"
                          r"|(?<![一二三四五六七八九十])[一二三四五六七八九十]{1,2}、")
@@ -255,8 +258,12 @@ def _table_breaks(line: str, floors: list[int]) -> list[tuple[int, str]]:
                 inserts.append((cuts[-1], "\n"))
             # rows printed without figures (…申请3.其他（七）总计 4 0 …) share this label:
             # each row number starts a line, as the rows of a table do
-            for m in _ROW_NUMBER.finditer(line, (cuts[-1] if cuts else label) + 1, run.start):
-                inserts.append((m.start(), "\n"))
+            row_start = cuts[-1] if cuts else label
+            for m in _ROW_NUMBER.finditer(line, row_start + 1, run.start):
+                # a numbered row printed without figures ends where the next row's number
+                # starts: an empty cell there marks it a row
+                inserts.append((m.start(), "\t\n" if _LEAF_NUMBER.match(line, row_start) else "\n"))
+                row_start = m.start()
             if cuts and not line[cuts[-1]:run.start].strip():
                 pass  # all header words: the figures stand on a line of their own
             elif line[run.start - 1] != "\t":
@@ -335,16 +342,17 @@ def relayout(doc: Document) -> Relaid:
     if not inserts:
         return Relaid(doc, text)
     chars: dict[int, str] = {}
-    for p, ch in inserts:  # a line break wins over a tab at the same place
-        if chars.get(p) != "\n":
+    for p, ch in inserts:  # at one place: an empty cell and a line break, else a line break, else a tab
+        if _RANK[ch] > _RANK.get(chars.get(p, ""), -1):
             chars[p] = ch
     pieces, inserted, kept, last = [], [], [], 0
     for p, ch in sorted(chars.items()):
         if p <= 0 or p >= len(text) or text[p - 1] == "\n" or (ch == "\n" and text[p] == "\n"):
             continue  # a line already starts or ends there
         pieces += [text[last:p], ch]
-        inserted.append(p + len(kept))
-        kept.append(p)
+        for _ in ch:
+            inserted.append(p + len(kept))
+            kept.append(p)
         last = p
     pieces.append(text[last:])
     derived = "".join(pieces)
@@ -388,6 +396,10 @@ def _header_line_breaks(line: str) -> list[tuple[int, str]]:
 #: Where a markdown table's rows met when their line breaks were lost: the bar that
 #: closed a row and the bar (or a heading's #) that opened the next.
 _MARKDOWN_ROW_JOIN = re.compile(r"\|(?=\||#)")
+
+
+#: What may be inserted at one place, the stronger first wins over the weaker.
+_RANK = {"\t": 0, "\n": 1, "\t\n": 2}
 
 
 def _line_inserts(line: str) -> list[tuple[int, str]]:

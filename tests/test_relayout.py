@@ -307,3 +307,16 @@ def test_a_glued_table_with_the_same_cells_blank_in_every_row_keeps_what_is_cert
     assert row["total"] == 26 and row["natural_person"] is None
     flag = next(f for f in pred["cell_flags"] if f["cell"] == "applications.new_received.natural_person")
     assert flag["reason"] == "ambiguous_split" and flag["candidates"] == [26]
+
+
+def test_numbered_rows_printed_without_figures_are_blank_rows():
+    """…申请3.其他（七）总计 4 0 …: rows 2 and 3 print no figure; they are read as blank,
+    and the figures stay with （七）总计."""
+    text = _glued_table_3({"new_received": "4000004", "carried_over": "0000000", "granted": "4000004",
+                           "partially_granted": "0000000", "results_total": "4000004",
+                           "carried_forward": "0000000"})
+    text = text.replace("（七）总计", "（六）其他处理1.申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请 0000000"
+                        "2.申请人逾期未按收费通知要求缴纳费用、行政机关不再处理其政府信息公开申请3.其他（七）总计")
+    tables = extract(text)["tables"]["applications"]
+    assert set(tables["other_no_fee"].values()) == {None} and set(tables["other_misc"].values()) == {None}
+    assert tables["results_total"]["total"] == 4 and "other_handling" not in tables

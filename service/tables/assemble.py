@@ -532,6 +532,7 @@ def read_tables(doc: Document, sections: list[Section], model: RowModel) -> Tabl
     # each assigned row with the classifier's probability for its row (for the confidence)
     columns = _template_columns(tuple(model.classes))
     _assign_out_of_order(reading, proba, columns, assignment)
+    _one_other_handling(reading, assignment)
     by_table: dict[str, list[tuple[Candidate, str, float]]] = {t: [] for t in TABLE_KEYS}
     for i, (cand, pos) in enumerate(zip(cands, assignment)):
         if pos is None:
@@ -619,6 +620,19 @@ def read_tables(doc: Document, sections: list[Section], model: RowModel) -> Tabl
                                         unrecognised_rows=unrecognised)
 
 
+_OTHER_HANDLING_POS = TEMPLATE.index(("applications", OTHER_HANDLING_2019[0]))
+
+
+def _one_other_handling(reading: Reading, assignment: list[int | None]) -> None:
+    """A table has one layout: where the 2021 rows （六）1./2./3. were read, a row taken
+    for the 2019 single （六）其他处理 that prints no figure is their group label."""
+    if not any(pos is not None and _ROWS_2021_ONLY[pos] for pos in assignment):
+        return
+    for i, pos in enumerate(assignment):
+        if pos == _OTHER_HANDLING_POS and reading.candidates[i].row.filled == 0:
+            assignment[i] = None
+
+
 #: How sure the classifier must be of a row printed out of the template's order (a
 #: converter that moved 规章/规范性文件 below 行政许可) for it to take a row still unfilled.
 OUT_OF_ORDER_PROBABILITY = 0.9
@@ -679,6 +693,8 @@ def _put_applications(out: _Out, rows: list[tuple[str, list[GridCell]]], order: 
         fits.append(len(window) == n or (glued_row and bool(readings)))
         if glued_row:
             glued[key] = (window, readings)
+        elif window and all(c.kind == "blank" for c in window):
+            out.put("applications", key, orders[0], [window[0]] * n)  # a row printed without figures
         elif len(readings) > 1:
             out.put_cuts("applications", key, list(APPLICANT_COLUMNS), window, readings)
         else:
