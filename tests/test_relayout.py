@@ -320,3 +320,14 @@ def test_numbered_rows_printed_without_figures_are_blank_rows():
     tables = extract(text)["tables"]["applications"]
     assert set(tables["other_no_fee"].values()) == {None} and set(tables["other_misc"].values()) == {None}
     assert tables["results_total"]["total"] == 4 and "other_handling" not in tables
+
+
+def test_table_4_as_one_small_table_per_group():
+    groups = (("行政复议", "27 | 10 | 9 | 15 | 61"), ("行政诉讼（未经复议直接起诉）", "3 | 0 | 0 | 0 | 3"),
+              ("行政诉讼（复议后起诉）", "8 | 0 | 1 | 1 | 10"))
+    text = "一、总体情况\n依法公开。\n四、政府信息公开行政复议、行政诉讼情况\n\n" + "".join(
+        f"### {title}\n| 结果维持 | 结果纠正 | 其他结果 | 尚未审结 | 总计 |\n|---|---|---|---|---|\n| {row} |\n\n"
+        for title, row in groups) + "五、存在的主要问题及改进情况\n无。\n"
+    table = extract(text)["tables"]["review_litigation"]
+    assert table["review"] == {"maintained": 27, "corrected": 10, "other": 9, "pending": 15, "total": 61}
+    assert table["litigation_after_review"] == {"maintained": 8, "corrected": 0, "other": 1, "pending": 1, "total": 10}

@@ -455,7 +455,8 @@ def _read_review_rows(reading: Reading, used: set[int], out: _Out, rows: list[tu
     consumed: list[int] = []
     for o, row in rows[start or 0:]:
         if row.header:
-            if cells:
+            # (a table 4 printed as one small table per group repeats its header)
+            if cells and not row_items([c.text for c in row.cells], "review_litigation"):
                 break
             headers.append([c.text for c in row.cells if c.kind == "label"])
             continue
@@ -473,7 +474,13 @@ def _read_review_rows(reading: Reading, used: set[int], out: _Out, rows: list[tu
         return 0.0, []
     groups, orders = review_order(headers)
     window = pick_window(cells, 15, sum_rule=False)
-    cuts = glued_cuts(window, 15, group_sum_rule([orders[g].index("total") for g in groups], 5))
+    # fewer than 15 figures are glued when their digits could make 15, when one has a
+    # leading zero, or when a single run holds them all; otherwise the table stopped
+    # short (one small table per group), and its groups are read as far as they go
+    glued = (can_split(window, 15) or len(window) == 1
+             or any(len(c.text) > 1 and c.text.startswith(("0", "０")) for c in window))
+    cuts = glued_cuts(window, 15, group_sum_rule([orders[g].index("total") for g in groups], 5)) \
+        if glued else None
     candidates = _review_orders(orders, groups, window) if cuts is None and len(window) == 15 else [orders]
     if len(candidates) > 1:
         # the figures cannot tell the header's column order from the template's: each
