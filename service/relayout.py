@@ -16,7 +16,10 @@ Where a break goes:
 - in a *table run*: a stretch where figures follow labels with no sentence between
   them (``label figures label figures …``), before each label, between a label and
   its figures, and after the figures; column-header words at the start of a label
-  (``信息内容本年制发件数…``) are put on a line of their own, a tab between each.
+  (``信息内容本年制发件数…``) are put on a line of their own, a tab between each; a
+  row number inside a label starts a line, and a numbered row printed without
+  figures (``…申请3.其他（七）总计 4 0 …``) ends with an empty cell;
+- between two markdown rows whose line break was lost (``… | 713 ||---|…``).
 
 Digits glued together (``0000000`` for seven cells) are left as they are: how to
 split them is a question of the table's arithmetic (``service.tables.glued``).
