@@ -496,8 +496,17 @@ def _read_review_rows(reading: Reading, used: set[int], out: _Out, rows: list[tu
         if cuts is not None:
             out.put_cuts("review_litigation", group, orders[group], window,
                          [cut[5 * gi:5 * gi + 5] for cut in cuts])
-        elif 5 * gi < len(window):
+        elif len(window) == 15:
             out.put("review_litigation", group, orders[group], window[5 * gi:5 * gi + 5])
+        else:
+            # fewer figures than cells: a group is read only while its five add up (one
+            # small table per group); blank cells dropped by the text would shift the rest
+            cells5 = window[5 * gi:5 * gi + 5]
+            values = [read_value(c).value for c in cells5]
+            if len(cells5) < 5 or not all(type(v) in (int, float) for v in values) \
+                    or not row_sum_rule(orders[group].index("total"))(values):
+                break
+            out.put("review_litigation", group, orders[group], cells5)
     confidence = (1.0 if headers else 0.7) * min(1.0 if cuts is not None else len(window) / 15, 1.0)
     return confidence, consumed
 

@@ -38,13 +38,13 @@ def can_split(cells: list[GridCell], n: int) -> bool:
 
 
 def looks_glued(cells: list[GridCell], n: int) -> bool:
-    """Fewer figures than ``n`` columns, no blank cell to place them, and one of them
-    several digits long: figures run together (a row of 26, five blanks and 26 printed
-    as ``2626``), whether or not a cut into ``n`` numbers exists."""
+    """Fewer figures than ``n`` columns and no blank cell to place them: figures run
+    together (26, five blanks and 26 printed as ``2626``) or blank cells dropped by the
+    text (``0 0``), whether or not a cut into ``n`` numbers exists.  Which columns
+    such figures belong to is then for the table's arithmetic to say, or unknown."""
     filled = [c for c in cells if c.kind != "blank"]
     return (len(cells) < n and len(filled) == len(cells) and bool(filled)
-            and all(_DIGITS.fullmatch(fold(c.text)) for c in filled)
-            and any(_digit_count(c.text) > 1 for c in filled))
+            and all(_DIGITS.fullmatch(fold(c.text)) for c in filled))
 
 
 def _digit_count(text: str) -> int:

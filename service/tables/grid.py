@@ -374,7 +374,18 @@ def table_rows(grid: list[GridRow]) -> list[TableRow]:
     out: list[TableRow] = []
     carried: list[str] = []
     pending: list[_Pending] = []  # label rows (no figures yet) since the last data row
+    # The last row was a label with one figure on the line below it: a table printed
+    # one cell per line without delimiters (a crawler's get_text("\n")) continues it
+    # with one figure per line.
+    one_per_line = False
     for row in grid:
+        if one_per_line and len(row.cells) == 1 and row.cells[0].kind == "value" \
+                and row.start == row.cells[0].start:
+            last_row = out[-1]
+            out[-1] = TableRow(last_row.labels, last_row.values + row.cells, last_row.context,
+                               last_row.start, row.end, wrapped=True)
+            continue
+        one_per_line = False
         # The label cells, and the cells after the last label: the row's figures.
         cells = row.cells
         last = len(cells)
@@ -433,6 +444,7 @@ def table_rows(grid: list[GridRow]) -> list[TableRow]:
             out.append(TableRow(labels, values, context, own.start, row.end, wrapped=True))
             carried = context if context else carried
             pending = []
+            one_per_line = len(row.cells) == 1 and values[0].kind == "value"
         else:
             out.append(TableRow([], values, list(carried), row.start, row.end))
     return out
