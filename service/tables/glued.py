@@ -6,9 +6,11 @@ still all there and in order, so a row's cells are one way of cutting its digit
 strings into as many numbers as the row has columns, none with a leading zero.
 Which way is decided by the template's identities (勾稽关系): a table-3 row's six
 applicant columns add up to its total, each table-4 group's four outcomes add up to
-its total, and table 3's columns balance across rows (``resolve_columns``).  Where
-more than one cut satisfies every identity, the cells the cuts disagree on are
-left unknown with the candidates; a wrong number is worse than a missing one.
+its total, table 3's columns balance across rows (``resolve_columns``), and table 2
+keeps in_force >= issued - repealed (``active_rule``).  A table whose rows leave the
+same cells blank is read by the columns it prints (``blank_patterns``).  Where more
+than one cut satisfies every identity, the cells the cuts disagree on are left
+unknown with the candidates; a wrong number is worse than a missing one.
 """
 
 from __future__ import annotations
@@ -28,15 +30,6 @@ _DIGITS = re.compile(r"\d+(?:\.\d+)?")
 Rule = Callable[[Sequence[int | float]], bool]
 
 
-def can_split(cells: list[GridCell], n: int) -> bool:
-    """Whether ``cells`` hold fewer figures than ``n`` columns and digits enough to make them."""
-    filled = [c for c in cells if c.kind != "blank"]
-    if len(cells) >= n or not filled or len(filled) != len(cells):
-        return False
-    return all(_DIGITS.fullmatch(fold(c.text)) for c in filled) and \
-        sum(_digit_count(c.text) for c in filled) >= n
-
-
 def looks_glued(cells: list[GridCell], n: int) -> bool:
     """Fewer figures than ``n`` columns and no blank cell to place them: figures run
     together (26, five blanks and 26 printed as ``2626``) or blank cells dropped by the
@@ -47,7 +40,13 @@ def looks_glued(cells: list[GridCell], n: int) -> bool:
             and all(_DIGITS.fullmatch(fold(c.text)) for c in filled))
 
 
+def can_split(cells: list[GridCell], n: int) -> bool:
+    """Whether ``cells`` look glued and hold digits enough to make ``n`` numbers."""
+    return looks_glued(cells, n) and sum(_digit_count(c.text) for c in cells) >= n
+
+
 def _digit_count(text: str) -> int:
+    """How many numbers ``text`` can be cut into at most (its decimals go with the last)."""
     return sum(ch.isdigit() for ch in text.split(".")[0]) + (1 if "." in text else 0)
 
 
