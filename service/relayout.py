@@ -396,9 +396,9 @@ def _header_line_breaks(line: str) -> list[tuple[int, str]]:
     return [(cut, "\t") for cut in cuts[:-1]]
 
 
-#: Where a markdown table's rows met when their line breaks were lost: the bar that
-#: closed a row and the bar (or a heading's #) that opened the next.
-_MARKDOWN_ROW_JOIN = re.compile(r"\|(?=\||#)")
+#: Where a markdown table's rows met when their line breaks were lost (or became a
+#: space): the bar that closed a row and the bar (or a heading's #) that opened the next.
+_MARKDOWN_ROW_JOIN = re.compile(r"\|(?=[ \u3000]?(?:\||#))")
 
 
 #: What may be inserted at one place, the stronger first wins over the weaker.
@@ -407,7 +407,7 @@ _RANK = {"\t": 0, "\n": 1, "\t\n": 2}
 
 def _line_inserts(line: str) -> list[tuple[int, str]]:
     headings = _heading_breaks(line)
-    markdown = [(m.end(), "\n") for m in _MARKDOWN_ROW_JOIN.finditer(line)] if "||" in line else []
+    markdown = [(m.end(), "\n") for m in _MARKDOWN_ROW_JOIN.finditer(line)] if "|" in line else []
     return [(p, "\n") for p in headings] + markdown + _table_breaks(line, sorted(set(headings)))
 
 
