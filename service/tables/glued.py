@@ -163,7 +163,6 @@ def resolve_columns(rows: dict[str, list[list[int | float | None]]], result_rows
     up keeps the cut that agrees with most of them).  Repeated until nothing changes.
     """
     rows = {k: list(v) for k, v in rows.items()}
-    balance_rows = ("new_received", "carried_over", "results_total", "carried_forward")
     present_results = [k for k in result_rows if k in rows]
 
     def known(key: str) -> list[int | float | None] | None:
@@ -171,22 +170,14 @@ def resolve_columns(rows: dict[str, list[list[int | float | None]]], result_rows
         return cands[0] if cands and len(cands) == 1 else None
 
     def agreement(key: str, cand: list[int | float | None]) -> int:
-        def value(k: str, c: int) -> int | float | None:
-            row = cand if k == key else known(k)
-            return None if row is None else row[c]
+        # (an equation without this row adds the same to every candidate of it)
+        def value_in(c: int) -> Callable[[str], int | float | None]:
+            def value(k: str) -> int | float | None:
+                row = cand if k == key else known(k)
+                return None if row is None else row[c]
+            return value
 
-        held = 0
-        for c in range(width):
-            if key == "results_total" or key in present_results:
-                parts = [value(k, c) for k in present_results]
-                total = value("results_total", c)
-                if None not in parts and total is not None:
-                    held += abs(sum(parts) - total) < 1e-6
-            if key in balance_rows:
-                b = [value(k, c) for k in balance_rows]
-                if None not in b:
-                    held += abs(b[0] + b[1] - b[2] - b[3]) < 1e-6
-        return held
+        return sum(sum(_column_equations(value_in(c), present_results)) for c in range(width))
 
     changed = True
     while changed:
@@ -233,13 +224,24 @@ def blank_patterns(rows: dict[str, list[GridCell]], order: list[str], result_row
 def _identities_hold(rows: dict[str, list[GridCell]], printed: list[str], result_rows: list[str]) -> bool:
     """Table 3's column identities on the printed columns, where their rows are there."""
     values = {k: [_value(fold(c.text)) for c in cells] for k, cells in rows.items()}
-    balance = ("new_received", "carried_over", "results_total", "carried_forward")
-    for c in range(len(printed)):
-        if all(k in values for k in balance):
-            a, b, t, f = (values[k][c] for k in balance)
-            if abs(a + b - t - f) > 1e-6:
-                return False
-        parts = [values[k][c] for k in result_rows if k in values]
-        if "results_total" in values and parts and abs(sum(parts) - values["results_total"][c]) > 1e-6:
-            return False
-    return True
+    present_results = [k for k in result_rows if k in values]
+    return all(all(_column_equations(lambda k, c=c: values[k][c] if k in values else None, present_results))
+               for c in range(len(printed)))
+
+
+_BALANCE_ROWS = ("new_received", "carried_over", "results_total", "carried_forward")
+
+
+def _column_equations(value: Callable[[str], int | float | None], result_rows: list[str]) -> list[bool]:
+    """For one column of table 3 (``value`` of a row key, None where unknown or absent):
+    whether each identity whose figures are all known holds.  new_received +
+    carried_over = results_total + carried_forward; results_total = the sum of
+    ``result_rows`` (the result rows the table has)."""
+    held = []
+    balance = [value(k) for k in _BALANCE_ROWS]
+    if None not in balance:
+        held.append(abs(balance[0] + balance[1] - balance[2] - balance[3]) < 1e-6)
+    total, parts = value("results_total"), [value(k) for k in result_rows]
+    if total is not None and parts and None not in parts:
+        held.append(abs(sum(parts) - total) < 1e-6)
+    return held
