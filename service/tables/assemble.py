@@ -525,8 +525,7 @@ def _review_orders(orders: dict[str, list[str]], groups: list[str],
         return [orders]
 
     def adds_up(o: dict[str, list[str]]) -> int:
-        return sum(abs(sum(values[5 * gi:5 * gi + 5]) - 2 * values[5 * gi + o[g].index("total")]) < 1e-6
-                   for gi, g in enumerate(groups))
+        return sum(row_sum_rule(o[g].index("total"))(values[5 * gi:5 * gi + 5]) for gi, g in enumerate(groups))
 
     by_header, by_template = adds_up(orders), adds_up(template)
     if by_template > by_header:
@@ -730,11 +729,11 @@ def _total_orders(order: list[str], rows: list[list[GridCell]]) -> list[list[str
     last = [k for k in order if k != "total"] + ["total"]
 
     def adds_up(total_at: int) -> int:
-        count = 0
+        rule, count = row_sum_rule(total_at), 0
         for cells in rows:
             values = [read_value(c).value for c in cells]
             if len(values) == len(order) and all(type(v) in (int, float) for v in values) and any(values):
-                count += abs(sum(values) - 2 * values[total_at]) < 1e-6
+                count += rule(values)
         return count
 
     at_end, as_named = adds_up(len(order) - 1), adds_up(order.index("total"))
