@@ -494,3 +494,56 @@ def test_markdown_line_of_a_lone_bar_is_an_empty_row():
     rows = text_rows(text)
     assert [[c.text for c in r.cells] for r in rows] == [["规章", "1", "2"], []]
     assert rows[1].start == rows[1].end == text.index("\n|") + 1
+
+
+# --- labels torn from their figures (a PDF-to-markdown converter) ------------------------
+
+_TORN = ("partially_granted", "denied_internal_affairs", "unable_not_held", "unable_needs_creation",
+         "rejected_excessive")
+
+
+def _torn_table_3(torn: tuple[str, ...], drop: str | None = None) -> tuple[str, dict]:
+    """Table 3 as markdown rows with distinct figures; the rows in ``torn`` print no
+    label beside their figures (their labels float above, torn in pieces), and the row
+    ``drop`` is missing altogether.  Returns the text and the rows that must be read.
+
+    As a converter tears them: the label's pieces come after the figures, in a block
+    of their own, and the next row's label follows them."""
+    from service.template import APPLICATION_ROWS_2021
+
+    lines = ["三、收到和处理政府信息公开申请情况",
+             "| 申请人情况 | 自然人 | 商业企业 | 科研机构 | 社会公益组织 | 法律服务机构 | 其他 | 总计 |",
+             "|---|---|---|---|---|---|---|---|"]
+    want = {}
+    for i, (key, label) in enumerate(APPLICATION_ROWS_2021.items()):
+        if key == drop:
+            continue
+        figures = [i + 1, i % 3, 0, 1, 0, 0]
+        want[key] = dict(zip(("natural_person", "commercial", "research", "social_welfare",
+                              "legal_service", "other_org", "total"), [*figures, sum(figures)]))
+        cells = " | ".join(str(v) for v in want[key].values())
+        if key in torn:
+            lines += [f"| {cells} |", "|---|---|---|---|---|---|---|", "", label[:6], label[6:]]
+        else:
+            lines.append(f"| {label} | {cells} |")
+    lines += ["", "四、政府信息公开行政复议、行政诉讼情况", ""]
+    return "\n".join(lines), want
+
+
+def test_rows_without_labels_take_the_template_rows_between_their_neighbours(shipped_model):
+    text, want = _torn_table_3(_TORN)
+    result = read(text, shipped_model)
+    assert result.tables["applications"] == want
+    assert_provenance(text, result)
+
+
+def test_rows_without_labels_are_not_placed_when_their_count_does_not_fit(shipped_model):
+    # 5.要求行政机关确认… is missing: between 3.要求提供公开出版物 and the next rows read
+    # with their labels there are fewer rows than template rows, so which is which is
+    # unknown, and the unlabelled row (4.无正当理由大量反复申请's) is not placed
+    text, want = _torn_table_3(_TORN, drop="rejected_confirmation")
+    apps = read(text, shipped_model).tables["applications"]
+    assert "rejected_excessive" not in apps and "rejected_confirmation" not in apps
+    # the gaps that still fit are read, and nothing read is wrong
+    assert apps["partially_granted"] == want["partially_granted"]
+    assert all(apps[key] == want[key] for key in apps)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from operator import attrgetter
 
 import numpy as np
 
@@ -548,12 +549,19 @@ def read_tables(doc: Document, sections: list[Section], model: RowModel) -> Tabl
     columns = _template_columns(tuple(model.classes))
     _assign_out_of_order(reading, proba, columns, assignment)
     _one_other_handling(reading, assignment)
+    released, gap_rows = _fill_application_gaps(reading, assignment)
+    for i in released:
+        assignment[i] = None  # placed by position below, or let go
     by_table: dict[str, list[tuple[Candidate, str, float]]] = {t: [] for t in TABLE_KEYS}
     for i, (cand, pos) in enumerate(zip(cands, assignment)):
         if pos is None:
             continue
         table, key = TEMPLATE[pos]
         by_table[table].append((cand, key, float(proba[i, columns[pos]]) if columns[pos] >= 0 else 0.0))
+    if gap_rows:
+        by_table["applications"] = sorted(by_table["applications"] + [(c, key, GAP_ROW_PROBABILITY)
+                                                                      for c, key in gap_rows],
+                                          key=lambda placed: placed[0].order)
 
     out = _Out()
     confidence: dict[str, float] = {}
@@ -671,6 +679,69 @@ def _assign_out_of_order(reading: Reading, proba: np.ndarray, columns: np.ndarra
         if proba[i, columns[best]] >= OUT_OF_ORDER_PROBABILITY:
             assignment[i] = best
             taken.add(best)
+
+
+#: The confidence given to a row of table 3 placed by its position alone (no label).
+GAP_ROW_PROBABILITY = 0.5
+
+
+def _fill_application_gaps(reading: Reading, assignment: list[int | None]
+                           ) -> tuple[list[int], list[tuple[Candidate, str]]]:
+    """Rows of figures without a label, between two rows of table 3 read with theirs,
+    placed in the template rows left free between those two, in order, when there are
+    exactly as many of them as free rows (a converter that tore the labels from their
+    figures keeps the figures in the template's order).
+
+    Only rows of seven figures that add up.  In such a gap a label joined to the figures
+    below it (``wrapped``) proves nothing — the torn pieces of a label may stand above
+    another row's figures — so those rows are placed by their order too, and a row
+    whose figures do not fit (a torn label that picked up a stray number) is let go.
+    Returns the candidates to unassign and the rows placed, with their keys."""
+    n = len(APPLICANT_COLUMNS)
+    cands = reading.candidates
+    placed = [(cands[i], pos, i) for i, pos in enumerate(assignment)
+              if pos is not None and TEMPLATE[pos][0] == "applications"]
+
+    def fits(cells: list[GridCell]) -> bool:
+        return len(cells) == n or can_split(cells, n)
+
+    anchors = sorted((c.order, pos) for c, pos, _ in placed if fits(c.row.values) and not c.row.wrapped)
+    bare = [(order, row, region) for order, (row, region) in enumerate(reading.rows)
+            if not row.header and not row.labels and _adds_up(row.values)]
+    if len(anchors) < 2 or not bare:
+        return [], []
+    layout_2021 = any(_ROWS_2021_ONLY[pos] for _, pos, _ in placed)
+    layout_2019 = any(pos == _OTHER_HANDLING_POS for _, pos, _ in placed)
+    released: list[int] = []
+    found: list[tuple[Candidate, str]] = []
+    for (lo, first), (hi, last) in zip(anchors, anchors[1:]):
+        unlabelled = [Candidate(row, region, o, None) for o, row, region in bare if lo < o < hi]
+        if not unlabelled or last - first < 2:
+            continue
+        between = [(c, i) for c, _, i in placed if lo < c.order < hi]
+        rows = sorted(unlabelled + [c for c, _ in between if fits(c.row.values)], key=attrgetter("order"))
+        free = range(first + 1, last)
+        layouts = [[p for p in free if not (_ROWS_2021_ONLY[p] if only_2019 else p == _OTHER_HANDLING_POS)]
+                   for only_2019 in (False, True)
+                   if not (only_2019 and layout_2021) and not (not only_2019 and layout_2019)]
+        fitting = [positions for positions in layouts if len(positions) == len(rows)]
+        if len(fitting) != 1:
+            continue
+        header = next((c.header for c, pos, _ in placed if pos == first), None)
+        released += [i for _, i in between]
+        found += [(replace(c, header=c.header or header), TEMPLATE[p][1]) for c, p in zip(rows, fitting[0])]
+    return released, found
+
+
+def _adds_up(cells: list[GridCell]) -> bool:
+    """Seven figures, one of the two ends the sum of the other six (the total is printed
+    first or last)."""
+    if len(cells) != len(APPLICANT_COLUMNS):
+        return False
+    values = [read_value(c).value for c in cells]
+    if not all(type(v) is int for v in values):
+        return False
+    return row_sum_rule(0)(values) or row_sum_rule(len(values) - 1)(values)
 
 
 def _put_applications(out: _Out, rows: list[tuple[str, list[GridCell]]], order: list[str]) -> list[bool]:
