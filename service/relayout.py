@@ -120,6 +120,9 @@ def _heading_breaks(line: str) -> list[int]:
 
 #: A run of figures: numbers separated by nothing but spaces and tabs.
 _RUN = re.compile(r"[0-9０-９](?:[0-9０-９.．]*[0-9０-９])?(?:[ \t\u3000\xa0]+[0-9０-９](?:[0-9０-９.．]*[0-9０-９])?)*")
+#: Two or more figures, each with the unit a cell may print (政府集中采购 2笔 984361元):
+#: one figure with its unit is a measure in a sentence, several in a row are cells.
+_UNIT_CELLS = re.compile(r"(?:[0-9０-９][0-9０-９.．]*(?:万元|[元笔])[ \t\u3000\xa0]+)+[0-9０-９][0-9０-９.．]*(?:万元|[元笔])")
 #: What after a figure makes it a measure in a sentence, not a table cell: a unit, or
 #: the punctuation of a sentence going on or ending.
 _UNIT_AFTER = re.compile(r"\s*(?:[条件个篇次项年月日号期人家户万亿余多名所批份场张册部类位台套处轮天时分秒岁倍%％‰:：\-—~～/A-Za-z"
@@ -208,11 +211,21 @@ class _Run:
     after_clause: bool  # the label reaches back to a clause mark, not to another run
 
 
+def _runs(line: str) -> list[re.Match]:
+    """Runs of figures in ``line``: bare figures, or figures that each print a unit."""
+    if "元" not in line and "笔" not in line:
+        return list(_RUN.finditer(line))
+    with_units = list(_UNIT_CELLS.finditer(line))
+    return sorted([m for m in _RUN.finditer(line)
+                   if not any(u.start() <= m.start() < u.end() for u in with_units)] + with_units,
+                  key=lambda m: m.start())
+
+
 def _table_runs(line: str, floors: list[int]) -> list[_Run]:
     """The runs of figures in ``line`` that read as table cells."""
     runs: list[_Run] = []
     prev_end = 0
-    for m in _RUN.finditer(line):
+    for m in _runs(line):
         start, end = m.start(), m.end()
         if _ENUMERATOR_AFTER.match(line, end):
             # the last digit is the number of the next row's label (…0 002.其他…)

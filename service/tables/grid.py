@@ -27,7 +27,7 @@ from service.types import SourceTable
 
 # A figure as a table cell writes it: sign (the 2019 layout's 本年增/减),
 # thousands separators, a decimal part, and an optional unit.
-_NUMBER = re.compile(r"([+\-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)\s*(?:件|个|条|项|次|万元|元)?")
+_NUMBER = re.compile(r"([+\-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)\s*(?:件|个|条|项|次|笔|万元|元)?")
 _DASH = re.compile(r"[/\\\-—–―~]+")
 _NONE_WORDS = {"无"}
 # Digits mixed with look-alike letters or marks (OCR and typing slips): a
