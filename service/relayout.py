@@ -412,6 +412,10 @@ def _header_line_breaks(line: str) -> list[tuple[int, str]]:
 #: Where a markdown table's rows met when their line breaks were lost (or became a
 #: space): the bar that closed a row and the bar (or a heading's #) that opened the next.
 _MARKDOWN_ROW_JOIN = re.compile(r"\|(?=[ \u3000]?(?:\||#))")
+#: A row whose cells are padded (``| 0 |``), or a ``|---|`` separator, closed by a bar
+#: with text right after it: the line that followed (a torn label, a paragraph) lost
+#: its line break.
+_MARKDOWN_TEXT_JOIN = re.compile(r"(?<=[ \-:])\|(?=[^\s|\-:])")
 
 
 #: What may be inserted at one place, the stronger first wins over the weaker.
@@ -420,7 +424,8 @@ _RANK = {"\t": 0, "\n": 1, "\t\n": 2}
 
 def _line_inserts(line: str) -> list[tuple[int, str]]:
     headings = _heading_breaks(line)
-    markdown = [(m.end(), "\n") for m in _MARKDOWN_ROW_JOIN.finditer(line)] if "|" in line else []
+    markdown = [(m.end(), "\n") for pattern in (_MARKDOWN_ROW_JOIN, _MARKDOWN_TEXT_JOIN)
+                for m in pattern.finditer(line)] if "|" in line else []
     return [(p, "\n") for p in headings] + markdown + _table_breaks(line, sorted(set(headings)))
 
 

@@ -547,3 +547,27 @@ def test_rows_without_labels_are_not_placed_when_their_count_does_not_fit(shippe
     # the gaps that still fit are read, and nothing read is wrong
     assert apps["partially_granted"] == want["partially_granted"]
     assert all(apps[key] == want[key] for key in apps)
+
+
+@pytest.mark.parametrize("shape", ["flat", "glued"])
+def test_torn_labels_in_text_that_lost_its_line_breaks(shape):
+    """The same torn table with its line breaks (flat) or all whitespace (glued) lost:
+    rows and torn labels run together in one line of bars, and are still told apart."""
+    import re
+
+    from service.pipeline import read_report
+
+    text, want = _torn_table_3(_TORN)
+    text = re.sub(r"\n" if shape == "flat" else r"\s+", "", text)
+    result = read_report("一、总体情况\n本机关全年收到政府信息公开申请。\n" + text)
+    assert result.tables["applications"] == want
+
+
+def test_markdown_rows_run_together_are_split_where_a_label_follows_a_figure():
+    rows = text_rows("|0|0|1.属于国家秘密|2|0|\n规章| 1 | 0 | 3 |\n")
+    cells = [[(c.text, c.kind) for c in r.cells] for r in rows]
+    assert cells == [[("0", "value"), ("0", "value")],
+                     [("1.属于国家秘密", "label"), ("2", "value"), ("0", "value")],
+                     # text before the first bar: a line of its own that lost its break
+                     [("规章", "label")],
+                     [("1", "value"), ("0", "value"), ("3", "value")]]

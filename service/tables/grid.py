@@ -257,6 +257,16 @@ def _block_lines(chunk: str, at: int) -> list[tuple[int, str]]:
     return lines
 
 
+#: A markdown row whose first bar was lost with the line break before it: text, then
+#: cells between bars to the end of the line (…1.本机关不掌握相关政府信息| 1 | 0 |).
+_LABELLED_PIPE_ROW = re.compile(r"[^|\t]*[^|\s][^|\t]*\|(?:[^|\n]*\|){2,}[ \t]*")
+
+
+def _is_pipe_row(line: str) -> bool:
+    return line.lstrip().startswith("|") or (line.endswith("|") or line.rstrip().endswith("|")) \
+        and _LABELLED_PIPE_ROW.fullmatch(line) is not None
+
+
 def _pipe_cells(line: str, at: int) -> list[GridCell] | None:
     """Cells of a markdown row found at ``at``, or None for the |---|---| separator."""
     lead, *pieces = line.split("|")  # (``lead``: the spaces before the first bar)
@@ -268,11 +278,22 @@ def _pipe_cells(line: str, at: int) -> list[GridCell] | None:
     return _cells(pieces, at + len(lead) + 1, 1)
 
 
+def _rows_run_together(cells: list[GridCell]) -> list[list[GridCell]]:
+    """A markdown line's cells split where a label follows a figure: rows whose line
+    breaks were lost (|0|0|1.属于国家秘密|0|0|) run on in one line of bars."""
+    parts: list[list[GridCell]] = [[]]
+    for prev, cell in zip([None, *cells], cells):
+        if cell.kind == "label" and prev is not None and prev.kind == "value":
+            parts.append([])
+        parts[-1].append(cell)
+    return parts
+
+
 def _block_rows(text: str, block: list[tuple[int, str]]) -> list[GridRow]:
     """Rows of a block of lines (offset, text), whatever the layout."""
     if not block:  # (a block of page footers)
         return []
-    pipes = [s.lstrip().startswith("|") for _, s in block]
+    pipes = [_is_pipe_row(s) for _, s in block]
     plain = [s for (_, s), pipe in zip(block, pipes) if not pipe]
     # A tab between two cells (not just leading or trailing ones) means tab rows.
     tab_rows = any("\t" in s.strip("\t") for s in plain)
@@ -299,9 +320,15 @@ def _block_rows(text: str, block: list[tuple[int, str]]) -> list[GridRow]:
             rows.append(_text_row(cells, cells[0].start))
             cells = []
         if pipe:
+            lead = s.index("|")
+            if s[:lead].strip():
+                # text before the first bar: a line of its own that lost its line break
+                # (a torn label), read as the line it was
+                rows.append(_tab_row(s[:lead], at))
+                s, at = s[lead:], at + lead
             pipe_cells = _pipe_cells(s, at)
             if pipe_cells is not None:
-                rows.append(_text_row(pipe_cells, at))
+                rows.extend(_text_row(part, at) for part in _rows_run_together(pipe_cells))
         else:
             rows.append(_tab_row(s, at))
     if cells:
@@ -360,6 +387,11 @@ class TableRow:
 _ROW_NUMBER = re.compile(r"(?<![0-9０-９.．])[0-9０-９]{1,2}\s*[.．、](?![0-9０-９])")
 
 
+def _row_numbers(labels: list[GridCell]) -> int:
+    """How many leaf row numbers (1. 2、) the label cells hold."""
+    return sum(len(_ROW_NUMBER.findall(c.text)) for c in labels)
+
+
 class _Pending(NamedTuple):
     """A row of labels without figures, waiting for the figures below it."""
 
@@ -408,6 +440,12 @@ def table_rows(grid: list[GridRow]) -> list[TableRow]:
         elif not values:
             pending.append(_Pending(labels, list(carried), row.start))
             continue
+        elif filled and _row_numbers(labels[-1:]) >= 2:
+            # several numbered labels in the cell beside one row of figures (5.属于…1.本机关
+            # 不掌握…| 1 |): torn labels run together, whose figures these are is unknown
+            out.append(TableRow([], values, list(carried), row.start, row.end))
+            pending = []
+            continue
         else:
             if len(labels) > 1:
                 context = [c.text for c in labels[:-1]]
@@ -428,7 +466,7 @@ def table_rows(grid: list[GridRow]) -> list[TableRow]:
         # Figures without a label: the label is the line above (wrapped), unless
         # several numbered rows' labels wait above one row of figures (a converter
         # tore labels from their figures): whose figures they are is then unknown.
-        if sum(len(_ROW_NUMBER.findall(c.text)) for p in pending for c in p.labels) >= 2:
+        if sum(_row_numbers(p.labels) for p in pending) >= 2:
             out.append(TableRow([], values, list(carried), row.start, row.end))
             pending = []
         elif pending:
