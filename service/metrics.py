@@ -62,7 +62,7 @@ _HEADING_START = re.compile(
 # Keyword groups: rules used as features, never as decisions.
 KEYWORDS: dict[str, tuple[str, ...]] = {
     # channels
-    "ch_portal": ("门户网站", "政府网站", "政府网", "网站", "网页", "子站", "官网", "政府门户"),
+    "ch_portal": ("门户网站", "政府网站", "政府网", "网站", "网页", "子站", "官网", "政府门户", "上网"),
     "ch_gov_platform": ("政务公开平台", "信息公开平台", "公开平台", "公开专栏", "信息公开专栏", "政务公开专栏",
                         "公开目录"),
     "ch_wechat": ("微信", "公众号"),

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "corpus" / "prose"
 
 _MARK = re.compile(r"\[\[([a-z_]+)(?:/([a-z_]+))?:([^\]]+)\]\]")
-_FIGURE = re.compile(r"(\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千万]+)\s*(余|多)?\s*(万元|条|篇|件|次|期|个|场|项|部|起)")
+_FIGURE = re.compile(r"(\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千万]+)\s*(余|多)?\s*(万元|元|条|篇|件|次|期|个|场|项|部|起)")
 
 DOCUMENTS: dict[str, str] = {
     "c01_district_science_bureau": """一、总体情况
@@ -115,6 +115,50 @@ DOCUMENTS: dict[str, str] = {
 [[published_items/wechat:微信公众号发布 298 篇]]，其中转载上级部门信息 116 篇。
 编发《农业信息简报》24 期，印发技术指导手册 3000 册。
 [[applications_received:全年收到依申请公开 9 件]]，其中予以公开 5 件；[[applications_completed:已全部答复 9 件]]。
+""",
+    "c13_district_sports_bureau": """一、总体情况
+2023年，区文体旅局通过区政府门户网站[[published_items/portal:主动公开政府信息 96 条]]，依申请公开信息数 5 条。在主动公开的信息中，规划计划类信息 8 条，其他类信息 88 条。
+“文旅之窗”微信公众号累计推送 312 余篇，其中围绕马拉松赛事推送 27 篇。
+全年[[applications_received:收到政府信息公开申请 5 件]]，[[applications_completed:均已按期答复 5 件]]。
+""",
+    "c14_county_public_security": """一、总体情况
+（一）主动公开
+县公安局[[published_items/all:全年主动公开信息数 243 条]]，其中机构职能类信息 9 条，[[licensing_decisions:行政许可类信息 31 条]]，[[penalty_decisions:行政处罚类信息 58 条]]，警情通报类信息 12 条；其他应主动公开的政府信息 133 条。
+本年度[[published_items/portal:上网发布的 243 条政府信息]]，均经保密审查后发布。
+（二）依申请公开
+我局收到群众通过信函、网络平台提交的各类[[applications_received:政府信息公开申请共计 11 件]]，申请内容涉及户籍管理信息 4 件、交通管理信息 7 件。
+""",
+    "c15_city_market_supervision": """一、总体情况
+市市场监管局紧扣群众关切做好舆情回应，通过官方微信公众号发布 23 篇文章，回应了预付卡退费难、校园周边食品安全等热点问题。
+围绕食品安全，[[published_items/wechat:“市场监管”微信公众号全年发布信息 1268 篇]]，其中“抽检速递”系列文章 365 篇，累计公布抽检批次 1.8 万批次。
+专题新闻发布会期间，微博集中发布 19 条。
+""",
+    "c16_county_government_office": """一、总体情况
+全县全年[[applications_received:共受理政府信息公开申请 326 件]]，其中自然人申请 318 件，法人或其他组织申请 8 件；[[applications_completed:共办理 309 件]]，结转下一年 17 件。依法做好相关行政复议、行政诉讼案件的应诉工作，共办理相关案件 41 件。
+全县行政机关在办理本年度信息公开申请中[[fee_collected:收取信息处理费共计 260 元]]，其中县住建局 1 件，收取 260 元。
+""",
+    "c17_city_science_bureau": """一、总体情况
+“科技之城”[[published_items/portal:网站全年累计发布信息 1876 条]]，其中动态类信息发布 1412 条，政务信息发布 402 条，[[policy_interpretations:解读类信息发布 48 条]]，回应关切类信息 14 条。
+[[published_items/wechat:微信公众号共编发文章 953 篇]]，其中原创文章 211 篇。
+今年累计推送集成式政策 87 条，报送惠企政策 52 条。
+""",
+    "c18_district_housing_bureau": """一、总体情况
+（一）主动公开
+区住建局通过区门户网站、《区政府公报》等平台主动公开规章 2 件，[[normative_documents_issued:行政规范性文件 9 件]]，其他文件 74 件。
+全年[[published_items/all:主动公开政府信息 412 条]]，[[published_items/wechat:公众号发布 205 篇]]。
+（二）依申请公开
+[[applications_carried_over:上年结转 2 件]]，[[applications_received:本年收到申请 19 件]]，[[applications_completed:办理完毕 20 件]]，转入下年度办理 1 件。
+""",
+    "c19_township_office": """一、总体情况
+街道办事处[[published_items/portal:在区政府网站街道专栏公开信息 152 条]]，依申请公开政府信息 3 条。
+依托“幸福街道”微信公众号发布 9 篇文章回应居民关于加装电梯的关切；[[published_items/wechat:全年公众号推送信息 367 条]]。
+[[applications_received:收到政府信息公开申请 3 件]]，[[applications_completed:已办结 3 件]]；未发生行政复议和行政诉讼。
+""",
+    "c20_city_transport_commission": """一、总体情况
+市交通委[[published_items/portal:在门户网站发布政府信息 1590 条]]，其中政策文件类 86 条，重点工作类 342 条，其他类信息 1162 条。
+[[published_items/weibo:“交通发布”政务微博发布 2410 条]]，春运期间发布出行提示 130 条。
+[[published_items/portal:在发布的 1590 条政府信息]]中，[[normative_documents_issued:行政规范性文件 7 件]]。
+本年度[[fee_collected:收取信息处理费 0 元]]。
 """,
 }
 
