@@ -571,3 +571,49 @@ def test_markdown_rows_run_together_are_split_where_a_label_follows_a_figure():
                      # text before the first bar: a line of its own that lost its break
                      [("规章", "label")],
                      [("1", "value"), ("0", "value"), ("3", "value")]]
+
+
+def test_a_row_whose_blank_cells_the_text_dropped_is_placed_by_the_column_identities(shipped_model):
+    """A page's text without its empty cells prints 部分公开 (3, blank, blank, 2, blank,
+    blank, 5) as ``3 2 5``: which columns the figures are in is what makes every column
+    of table 3 add up; a row the identities cannot place stays unknown."""
+    header = ("三、收到和处理政府信息公开申请情况\n"
+              "申请人情况\t自然人\t商业企业\t科研机构\t社会公益组织\t法律服务机构\t其他\t总计\n")
+    rows = [("一、本年新收政府信息公开申请数量", "7 1 0 2 0 0 10"), ("二、上年结转政府信息公开申请数量", "0 0 0 0 0 0 0"),
+            ("三、本年度办理结果（一）予以公开", "4 1 0 0 0 0 5"),
+            ("（二）部分公开（区分处理的，只计这一情形，不计其他情形）", "3 2 5"),
+            ("（七）总计", "7 1 0 2 0 0 10"), ("四、结转下年度继续办理", "0 0 0 0 0 0 0")]
+    text = header + "".join(label + "\t" + figures.replace(" ", "\t") + "\n" for label, figures in rows)
+    apps = read(text, shipped_model).tables["applications"]
+    assert apps["partially_granted"] == {"natural_person": 3, "commercial": None, "research": None,
+                                         "social_welfare": 2, "legal_service": None, "other_org": None,
+                                         "total": 5}
+    # without the total row the columns cannot tell: the figures are left unknown, not guessed
+    text = header + "".join(label + "\t" + figures.replace(" ", "\t") + "\n" for label, figures in rows
+                            if label != "（七）总计")
+    partial = read(text, shipped_model).tables["applications"]["partially_granted"]
+    assert partial["natural_person"] is None and partial["social_welfare"] is None
+    assert partial["total"] == 5
+
+
+def test_labels_broken_at_every_character_run_one_cell_per_line(shipped_model):
+    """get_text("\\n") of a Word-made page: a label's brackets, numbers and words each
+    on a line of their own (（ 二 ） 部分公开 …), then the figures one per line."""
+    pieces = {"new_received": ["一", "、本年新收政府信息公开申请数量"],
+              "carried_over": ["二", "、上年结转政府信息公开申请数量"],
+              "granted": ["三", "、本", "年", "度", "办", "理", "结", "果", "（", "一", "）", "予以公开"],
+              "partially_granted": ["（", "二", "）", "部分公开", "（", "区分处理的，只计", "这一情形，不计其他情形", "）"],
+              "denied_state_secret": ["（", "三", "）", "不予公开", "1.", "属于国家秘密"],
+              "denied_three_safeties": ["3.", "危及", "“", "三安全一稳定", "”"],
+              "results_total": ["（", "七", "）", "总计"],
+              "carried_forward": ["四、结转下年度继续办理"]}
+    lines = ["三、收到和处理政府信息公开申请情况", "申请人情况", "自然人", "法人或其他组织", "总计", "商业企业",
+             "科研机构", "社会公益组织", "法律服务机构", "其他"]
+    totals = {}
+    for i, (key, label) in enumerate(pieces.items()):
+        # only natural persons applied: the page's text dropped the five blank cells
+        totals[key] = i + 1
+        lines += label + [str(i + 1), str(i + 1)]
+    text = "\n".join(lines + ["四、政府信息公开行政复议、行政诉讼情况", ""])
+    apps = read(text, shipped_model).tables["applications"]
+    assert {key: row["total"] for key, row in apps.items()} == totals

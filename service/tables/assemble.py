@@ -22,6 +22,7 @@ from service.tables.glued import (
     can_split,
     group_sum_rule,
     looks_glued,
+    placements,
     read_glued,
     resolve_columns,
     row_sum_rule,
@@ -773,8 +774,11 @@ def _put_applications(out: _Out, rows: list[tuple[str, list[GridCell]]], order: 
         # the row's cells by template column, under each column order the table may have
         readings = []
         for o in orders:
-            cuts = (glued_cuts(window, n, row_sum_rule(o.index("total")), forced=not blanks_shown) or []
+            rule = row_sum_rule(o.index("total"))
+            cuts = (glued_cuts(window, n, rule, forced=not blanks_shown) or []
                     if glued_row else [window])
+            if glued_row and not cuts and _separated(window):
+                cuts = placements(window, n, rule)  # no cut adds up: the text dropped blank cells
             readings += [[dict(zip(o, cut))[col] for col in APPLICANT_COLUMNS] for cut in cuts if len(cut) == n]
         fits.append(len(window) == n or (glued_row and bool(readings)))
         if glued_row:
@@ -822,7 +826,8 @@ def _put_glued_applications(out: _Out, order: list[str],
     if not glued:
         return
     def values(cells: list[GridCell]) -> list:
-        return [read_value(c).value for c in cells]
+        # (a blank a cut places adds nothing to the column's sums)
+        return [0 if c.kind == "blank" else read_value(c).value for c in cells]
 
     known = {key: [[row.get(col) for col in order]] for key, row in out.tables.get("applications", {}).items()}
     candidates = {key: [values(cut) for cut in cuts] for key, (_, cuts) in glued.items()}
@@ -830,6 +835,12 @@ def _put_glued_applications(out: _Out, order: list[str],
     for key, (window, cuts) in glued.items():
         kept = [cut for cut in cuts if values(cut) in resolved[key]]
         out.put_cuts("applications", key, order, window, kept or cuts)
+
+
+def _separated(cells: list[GridCell]) -> bool:
+    """Whether a row's figures stand apart in the text (a space, tab or line between
+    them), so each may be whole, with blank cells dropped around them."""
+    return len(cells) >= 2 and all(a.end < b.start for a, b in zip(cells, cells[1:]))
 
 
 _RESULT_ROWS = tuple(k for k in _APPLICATION_ORDER if k not in ("new_received", "carried_over",

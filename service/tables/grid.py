@@ -14,6 +14,7 @@ Nothing here knows canonical keys; that is the classifier's job.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from itertools import accumulate
@@ -392,6 +393,35 @@ def _row_numbers(labels: list[GridCell]) -> int:
     return sum(len(_ROW_NUMBER.findall(c.text)) for c in labels)
 
 
+#: The number a row's label starts with: 1. 2、 （二） 四、
+_LABEL_NUMBER = re.compile(r"[0-9０-９]{1,2}\s*[.．、](?![0-9０-９])|[（(][一二三四五六七八九十]{1,2}[)）]"
+                           r"|[一二三四五六七八九十]{1,2}、")
+#: Two Chinese characters: the least a label on a line of its own has (规章, 总计).
+_WHOLE_LABEL = re.compile(r"(?:[^\u4e00-\u9fff]*[\u4e00-\u9fff]){2}")
+
+
+def _is_label_piece(text: str) -> bool:
+    """A label line that cannot be a whole label: a bracket, a quote or a single
+    character, or a line that closes a bracket or quote opened above it."""
+    return not _WHOLE_LABEL.match(text) or text[:1] in "）)”」』》"
+
+
+def _joined_label(pending: list[_Pending]) -> tuple[list[GridCell], list[str]]:
+    """One label cell from the pending label lines, from the last one holding the
+    start of a row number (（ 二 ） counts from its bracket) to the end; the lines
+    before it are the context."""
+    cells = [c for p in pending for c in p.labels]
+    joined = "".join(c.text for c in cells)
+    starts = list(accumulate((len(c.text) for c in cells[:-1]), initial=0))
+    numbers = list(_LABEL_NUMBER.finditer(joined))
+    first = 0
+    if numbers:
+        first = bisect_right(starts, numbers[-1].start()) - 1
+    own = cells[first:]
+    label = _new_cell(("".join(c.text for c in own), own[0].start, own[-1].end, "label"))
+    return [label], [c.text for c in cells[:first]]
+
+
 class _Pending(NamedTuple):
     """A row of labels without figures, waiting for the figures below it."""
 
@@ -473,6 +503,10 @@ def table_rows(grid: list[GridRow]) -> list[TableRow]:
             own = pending[-1]
             if len(own.labels) > 1:  # parents printed beside the label, as in any row
                 labels, context = own.labels[-1:], [c.text for c in own.labels[:-1]]
+            elif len(pending) > 1 and _is_label_piece(own.labels[0].text):
+                # a label broken at every character run (（\n二\n）\n部分公开\n…\n）): its
+                # pieces from its own number on are the label, what comes before is context
+                labels, context = _joined_label(pending)
             else:
                 labels = own.labels
                 context = [c.text for p in pending[:-1] for c in p.labels] or own.context
