@@ -202,13 +202,19 @@ def prose_blocks(doc: Document, sections: list[Section] | None = None) -> list[B
     # a match starts at its newline, so its offsets are those of the line in ``text``.)
     for m in _MAYBE_PROSE.finditer("\n" + text):
         line_start = m.start()
-        if line_start != expected and pieces:
-            _flush(blocks, pieces, offsets)
-            pieces, offsets, prev_open = [], [], False
-        expected = m.end()
         line = m.group(1)
         if line.endswith("\r"):
             line = line[:-1]
+        if line_start != expected and pieces:
+            fragments = _sentence_fragments(text, expected, line_start - 1) if prev_open else None
+            if fragments and _is_prose_line(line.strip()) and not _HEADING_START.match(line):
+                for at, fragment in fragments:  # 公开政府信息\n249\n条，其中…: one sentence
+                    pieces.append(fragment)
+                    offsets.append(at)
+            else:
+                _flush(blocks, pieces, offsets)
+                pieces, offsets, prev_open = [], [], False
+        expected = m.end()
         in_table = False
         if skip:
             i = bisect.bisect_right(skip_starts, line_start) - 1
@@ -226,6 +232,29 @@ def prose_blocks(doc: Document, sections: list[Section] | None = None) -> list[B
             pieces, offsets, prev_open = [], [], False
     _flush(blocks, pieces, offsets)
     return blocks
+
+
+#: The most lines, and the longest line, a sentence's piece between two of its prose
+#: lines may have (a figure or a word an HTML tag set on a line of its own).
+_FRAGMENT_LINES = 3
+_FRAGMENT_LENGTH = 12
+
+
+def _sentence_fragments(text: str, start: int, end: int) -> list[tuple[int, str]] | None:
+    """The lines of ``text[start:end]`` (offset, stripped text) when they are short
+    pieces of a sentence broken at every inline tag (a page's text taken with a line
+    break per element: ``公开政府信息\n249\n条，其中``), else None."""
+    if end - start > _FRAGMENT_LINES * (_FRAGMENT_LENGTH + 4):
+        return None
+    out = []
+    at = start
+    for line in text[start:end].split("\n"):
+        body = line.strip()
+        if not body or "\t" in line or len(body) > _FRAGMENT_LENGTH:
+            return None
+        out.append((at + line.index(body[0]), body))
+        at += len(line) + 1
+    return out if len(out) <= _FRAGMENT_LINES else None
 
 
 def _flush(blocks: list[Block], pieces: list[str], offsets: list[int]) -> None:

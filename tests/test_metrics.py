@@ -112,6 +112,16 @@ def test_a_figure_broken_by_a_line_end(model):
     assert "\n" in found[0].text and found[0].text.endswith("512 条")
 
 
+def test_a_sentence_broken_at_every_inline_tag(model):
+    """A page's text taken with a line break per element (get_text("\n") of a
+    Word-made page): each figure on a line of its own inside its sentence."""
+    text, got = run(model, "坚持以公开为常态，全年在政府网站发布各类政府信息\n249\n条，微信公众号推送信息\n976\n篇，及时回应社会关切。")
+    assert got == [pub("portal", 249), pub("wechat", 976)]
+    # a line of figures after a sentence that ended is not pulled into it
+    _, got = run(model, "全年共在政府网站发布各类政府信息249条。\n12\n3\n")
+    assert got == [pub("portal", 249)]
+
+
 def test_the_channel_named_one_clause_before(model):
     _, got = run(model, "积极发挥“健康青阳”微信公众号服务群众的便利作用，全年推送卫健动态和健康信息864条，提高政策知晓度。")
     assert got == [pub("wechat", 864)]
