@@ -617,3 +617,17 @@ def test_labels_broken_at_every_character_run_one_cell_per_line(shipped_model):
     text = "\n".join(lines + ["四、政府信息公开行政复议、行政诉讼情况", ""])
     apps = read(text, shipped_model).tables["applications"]
     assert {key: row["total"] for key, row in apps.items()} == totals
+
+
+def test_figures_one_per_tab_led_line_after_a_label_line(shipped_model):
+    """A row's label on a line, then its figures one per line, each led by a tab (the
+    empty cell the tab makes is not a figure), in a block with tab rows below it."""
+    text = ("三、收到和处理政府信息公开申请情况\n"
+            "申请人情况\t自然人\t商业企业\t科研机构\t社会公益组织\t法律服务机构\t其他\t总计\n"
+            "（七）总计\t120\t7\t0\t0\t0\t0\t127\n"
+            "四、结转下年度继续办理\n\n\t113\n\t1\n\t0\n\t0\n\t0\n\t0\n\t114\n"
+            "四、政府信息公开行政复议、行政诉讼情况\n类别\t结果维持\t结果纠正\t其他结果\t尚未审结\t总计\n"
+            "行政复议\t5\t0\t5\t0\t10\n")
+    apps = read(text, shipped_model).tables["applications"]
+    assert apps["carried_forward"] == {"natural_person": 113, "commercial": 1, "research": 0,
+                                       "social_welfare": 0, "legal_service": 0, "other_org": 0, "total": 114}

@@ -388,6 +388,16 @@ class TableRow:
 _ROW_NUMBER = re.compile(r"(?<![0-9０-９.．])[0-9０-９]{1,2}\s*[.．、](?![0-9０-９])")
 
 
+def _lone_figure(row: GridRow) -> GridCell | None:
+    """The one figure of a line that holds nothing else (but the empty cell a leading
+    tab makes), else None."""
+    cells = row.cells
+    i = 0
+    while i < len(cells) - 1 and cells[i].kind == "blank":
+        i += 1
+    return cells[i] if i == len(cells) - 1 and cells[i].kind == "value" else None
+
+
 def _row_numbers(labels: list[GridCell]) -> int:
     """How many leaf row numbers (1. 2、) the label cells hold."""
     return sum(len(_ROW_NUMBER.findall(c.text)) for c in labels)
@@ -441,10 +451,10 @@ def table_rows(grid: list[GridRow]) -> list[TableRow]:
     # with one figure per line.
     one_per_line = False
     for row in grid:
-        if one_per_line and len(row.cells) == 1 and row.cells[0].kind == "value" \
-                and row.start == row.cells[0].start:
+        lone = _lone_figure(row)
+        if one_per_line and lone is not None and row.start == lone.start:
             last_row = out[-1]
-            out[-1] = TableRow(last_row.labels, last_row.values + row.cells, last_row.context,
+            out[-1] = TableRow(last_row.labels, last_row.values + [lone], last_row.context,
                                last_row.start, row.end, wrapped=True)
             continue
         one_per_line = False
@@ -513,10 +523,12 @@ def table_rows(grid: list[GridRow]) -> list[TableRow]:
             # A blank row we kept as a candidate is the same row: drop it.
             if out and not out[-1].header and out[-1].start == own.start and out[-1].filled == 0:
                 out.pop()
+            one_per_line = lone is not None
+            if one_per_line:
+                values = [lone]  # (not the empty cell before it on a line led by a tab)
             out.append(TableRow(labels, values, context, own.start, row.end, wrapped=True))
             carried = context if context else carried
             pending = []
-            one_per_line = len(row.cells) == 1 and values[0].kind == "value"
         else:
             out.append(TableRow([], values, list(carried), row.start, row.end))
     return out
