@@ -198,3 +198,45 @@ def test_the_table_augmenter_renders_every_report_in_both_layouts(corpus_and_rea
                     header_printed = "新制作数量" in variant.text
                     assert header_printed, variant.id
     assert rendered_2019_reports >= 1
+
+
+# --- the report's own file through real tools --------------------------------------------
+
+def test_a_seed_through_real_tools_keeps_exact_gold_and_is_read():
+    """The seed's HTML and PDF fixtures through lxml and pdfplumber: the gold moves onto
+    each tool's text (sections at their headings, metrics on their figures), and the
+    shipped models read every table cell of it right."""
+    from service.pipeline import read_report
+    from training.augment import tools
+    from training.corpus import validate
+    from training.scoring import score_cells
+
+    report = next(r for r in load_corpus(CORPUS) if r.id == SEED)
+    made = tools.variants(report)
+    assert sorted(v.id.split("~")[1] for v in made) == sorted(
+        ["lxml_text", "element_lines", "pdfplumber", "pdfplumber_layout"])
+    for variant in made:
+        assert validate(variant.gold, variant.text, where=variant.id) == []
+        for m in variant.gold["metrics"]:
+            assert str(m["value"]) in variant.text[m["start"]:m["end"]].replace(" ", "")
+        score = score_cells(variant.gold, read_report(variant.text).model_dump())
+        assert score.counts.fp == 0 and score.counts.tp >= 0.99 * (score.counts.tp + score.counts.fn), variant.id
+
+
+def test_a_report_without_its_file_has_no_tool_variants():
+    from training.augment import tools
+
+    report = next(r for r in load_corpus(CORPUS) if r.id == "001_422783bed8123fac")
+    assert tools.variants(report) == []
+
+
+@pytest.mark.skipif(not (REAL / "sources").is_dir(), reason="../shared/real is not beside the checkout")
+def test_real_web_pages_through_real_tools_are_never_read_wrong():
+    from service.pipeline import read_report
+    from training.augment import tools
+    from training.scoring import score_cells
+
+    for report in load_corpus(REAL):
+        for variant in tools.variants(report):
+            score = score_cells(variant.gold, read_report(variant.text).model_dump())
+            assert score.counts.fp == 0, (variant.id, [e for e in score.errors if "predicted" in e])

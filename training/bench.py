@@ -46,9 +46,10 @@ def bench_texts(limit: int | None = None) -> list[str]:
     texts = [r.text for r in reports]
     for r in reports:
         # (the heading and table-layout variants the benchmark has always timed; the
-        # shapes without line breaks came later and would change what is compared)
+        # shapes without line breaks and the tools' texts came later and would change
+        # what is compared)
         texts += [v.text for v in augmented_variants(r, seed=1)
-                  if not any(tag.startswith("shape:") for tag in v.tags)]
+                  if not any(tag.startswith(("shape:", "tool:")) for tag in v.tags)]
     random.Random(0).shuffle(texts)
     return texts[:limit] if limit else texts
 

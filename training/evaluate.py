@@ -97,9 +97,10 @@ def fit_models(reports: list[AnnotatedReport], seed: int = 0) -> Models:
 
 
 def augmented_variants(report: AnnotatedReport, seed: int = 0) -> list[AnnotatedReport]:
-    """Held-out robustness variants of one report: heading styles, table layouts, and
-    the report with its line breaks or all its whitespace lost."""
-    from training.augment import headings, shapes, tables
+    """Held-out robustness variants of one report: heading styles, table layouts, the
+    report with its line breaks or all its whitespace lost, and its file (where the
+    corpus has one) through the tools users pass it through."""
+    from training.augment import headings, lost_layouts, tables
 
     rng = random.Random(f"{seed}:{report.id}")
     variants: list[AnnotatedReport] = []
@@ -107,7 +108,7 @@ def augmented_variants(report: AnnotatedReport, seed: int = 0) -> list[Annotated
         variants += headings.variants(report, rng)
     if report.gold.get("tables"):
         variants += tables.variants(report, rng)
-    return variants + shapes.variants(report)
+    return variants + lost_layouts(report)
 
 
 def cross_validate(reports: list[AnnotatedReport], folds: int = 5, seed: int = 0,

@@ -27,7 +27,7 @@ from sklearn.pipeline import Pipeline
 from service.metrics import NONE, Candidate, MetricModel, extract_metrics, featurise, find_candidates
 from service.relayout import relayout
 from service.types import Document, Extraction, Section
-from training.augment import apply_edits, shapes
+from training.augment import apply_edits, lost_layouts
 from training.corpus import AnnotatedReport, load_corpus
 from training.cv import TEST, held_out_models
 from training.scoring import Counts, score_metrics
@@ -139,7 +139,7 @@ def training_rows(reports: list[AnnotatedReport], seed: int = 0,
     if augment:
         for r in reports:
             pool.extend(augmented(r, rng))
-            pool.extend(shapes.variants(r))  # line breaks or all whitespace lost
+            pool.extend(lost_layouts(r))  # layout lost, or the file through real tools
     for r in pool:
         cands, labels, _ = labelled_candidates(r)
         featurise(cands)

@@ -38,7 +38,7 @@ from service.tables.classify import NONE_CLASS, row_features
 from service.tables.grid import TableRow, read_value
 from service.template import ACTIVE_2019, ACTIVE_2021, APPLICANT_COLUMNS
 from service.types import Document, Section
-from training.augment import shapes
+from training.augment import lost_layouts
 from training.augment.tables import variants
 from training.corpus import AnnotatedReport, load_corpus
 from training.cv import held_out_models
@@ -130,7 +130,7 @@ def training_rows(reports: list[AnnotatedReport], seed: int = 0,
             continue
         # the report as printed, and with its line breaks or all its whitespace lost
         read_whole = False
-        for shaped in [report, *shapes.variants(report)]:
+        for shaped in [report, *lost_layouts(report)]:
             labelled = seed_row_labels(shaped)
             for table, key, row in labelled:
                 features.append(row_features(row))

@@ -21,7 +21,7 @@ import sys
 from service import checks
 from service.pipeline import extract_document
 from service.types import Extraction, ExtractionError, Metric
-from training.augment import shapes
+from training.augment import lost_layouts
 from training.corpus import AnnotatedReport, AnnotationError, load_corpus
 from training.cv import held_out_models
 from training.evaluate import document_for, fit_models
@@ -57,7 +57,7 @@ def measure(reports: list[AnnotatedReport], folds: int = 5, seed: int = 0) -> di
                                 test=test, progress=lambda m: print(m, file=sys.stderr)):
         for report in fold.held:
             inconsistent = gold_failures(report)
-            for item in [report, *shapes.variants(report)]:
+            for item in [report, *lost_layouts(report)]:
                 try:
                     extraction = extract_document(document_for(item), fold.model)
                 except ExtractionError:

@@ -72,3 +72,11 @@ def apply_edits(report: AnnotatedReport, edits: list[Edit], suffix: str,
     gold.pop("provenance", None)
     return replace(report, id=f"{report.id}~{suffix}", text=new_text, gold=gold,
                    path=None, origin=origin, tags=list(tags or []))
+
+
+def lost_layouts(report: AnnotatedReport) -> list[AnnotatedReport]:
+    """The report in the shapes its text takes on its way to us: its layout lost
+    (``shapes``) and its file passed through the tools users use (``tools``)."""
+    from training.augment import shapes, tools
+
+    return shapes.variants(report) + tools.variants(report)
