@@ -7,10 +7,12 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from service import checks, ingest, metrics, relayout, segment, tables
+from service.budget import DEFAULT as DEFAULT_BUDGET
+from service.budget import Budget
 from service.template import SECTION_VARIANTS
 from service.types import Document, Extraction, ExtractionError
 
@@ -180,17 +182,18 @@ def _no_lap(stage: str) -> None:
 
 def read_report(source: bytes | str, filename: str | None = None, *,
                 include_text: bool = False, models: Models | None = None,
-                max_chars: int | None = None) -> Extraction:
+                budget: Budget | None = None, max_chars: int | None = None) -> Extraction:
     """Read one report (text or file bytes) into an ``Extraction``.
 
-    ``max_chars`` refuses a derived text longer than that (code ``too_long``)
-    before the stages run. Raises ``ExtractionError`` (with a stable ``code``)
-    when the input cannot be read as a report.
+    ``budget`` bounds what reading the input may cost (``service.budget``; the
+    defaults when None); ``max_chars`` overrides its character limit.  Raises
+    ``ExtractionError`` (with a stable ``code``) when the input cannot be read as a
+    report or passes a limit.
     """
-    doc = ingest.read(source, filename=filename)
-    if max_chars is not None and len(doc.text) > max_chars:
-        raise ExtractionError("too_long", f"the document has {len(doc.text)} characters; "
-                                          f"the limit is {max_chars}")
+    budget = budget or DEFAULT_BUDGET
+    if max_chars is not None:
+        budget = replace(budget, chars=max_chars)
+    doc = ingest.read(source, filename=filename, budget=budget)
     extraction = extract_document(doc, models)
     if include_text:
         extraction.text = doc.text
@@ -199,7 +202,7 @@ def read_report(source: bytes | str, filename: str | None = None, *,
 
 def extract(source: bytes | str, filename: str | None = None, *,
             include_text: bool = False, models: Models | None = None,
-            max_chars: int | None = None) -> dict:
+            budget: Budget | None = None, max_chars: int | None = None) -> dict:
     """The spec's JSON of one report as a dict (see ``read_report``)."""
     return read_report(source, filename, include_text=include_text, models=models,
-                       max_chars=max_chars).model_dump(exclude_none=False)
+                       budget=budget, max_chars=max_chars).model_dump(exclude_none=False)

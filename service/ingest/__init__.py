@@ -11,11 +11,9 @@ import io
 import re
 import zipfile
 
+from service.budget import DEFAULT, Budget
 from service.ingest import text as _text
 from service.types import Document, ExtractionError
-
-#: A DOCX may not inflate to more than this (a zip bomb is not a report).
-MAX_UNPACKED_BYTES = 300 * 1024 * 1024
 
 _HTML_START = re.compile(r"<\s*(!doctype\s+html|html[\s>]|head[\s>]|body[\s>]|table[\s>]|meta\s|"
                          r"div[\s>]|p[\s>]|title[\s>]|\?xml[^>]*>\s*<(!doctype\s+)?html)", re.I)
@@ -57,17 +55,11 @@ def _is_docx(data: bytes) -> bool:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             names = set(z.namelist())
-            unpacked = sum(info.file_size for info in z.infolist())
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         if b"word/" in data[:65536]:
             raise ExtractionError("docx_corrupt", f"the DOCX archive is damaged: {exc}") from exc
         raise ExtractionError("unsupported_type", f"a damaged ZIP archive: {exc}") from exc
-    if "word/document.xml" not in names and not any(n.startswith("word/") and n.endswith(".xml")
-                                                   for n in names):
-        return False
-    if unpacked > MAX_UNPACKED_BYTES:
-        raise ExtractionError("docx_corrupt", f"the DOCX would unpack to {unpacked} bytes")
-    return True
+    return "word/document.xml" in names or any(n.startswith("word/") and n.endswith(".xml") for n in names)
 
 
 def looks_like_html(text: str) -> bool:
@@ -76,14 +68,16 @@ def looks_like_html(text: str) -> bool:
     return head.startswith("<") and bool(_HTML_START.match(head))
 
 
-def read(source: bytes | str, filename: str | None = None) -> Document:
-    """Turn an input into a ``Document``; raise ``ExtractionError`` if it cannot be read."""
+def read(source: bytes | str, filename: str | None = None, budget: Budget = DEFAULT) -> Document:
+    """Turn an input into a ``Document``; raise ``ExtractionError`` if it cannot be read
+    or costs more than ``budget`` allows (see ``service.budget``)."""
     from service.ingest import html as _html
 
+    meter = budget.meter()
     if isinstance(source, str):
         if looks_like_html(source):
-            return _html.from_str(source)
-        return _text.from_str(source)
+            return _html.from_str(source, meter)
+        return _text.from_str(source, meter)
     if not isinstance(source, (bytes, bytearray, memoryview)):
         raise ExtractionError("bad_input", f"expected str or bytes, got {type(source).__name__}")
     data = bytes(source)
@@ -93,18 +87,18 @@ def read(source: bytes | str, filename: str | None = None) -> Document:
     if kind == "pdf":
         from service.ingest import pdf as _pdf
 
-        return _pdf.read(data)
+        return _pdf.read(data, meter)
     if kind == "docx":
         from service.ingest import docx as _docx
 
-        return _docx.read(data)
+        return _docx.read(data, meter)
     if kind == "zip":
         raise ExtractionError("unsupported_type", "a ZIP archive that is not a DOCX document")
     warnings: list[str] = []
     decoded = _text.decode(data, warnings)
     if looks_like_html(decoded):
-        return _html.read(data)  # again, honouring a <meta charset> declaration
-    return Document(text=decoded, format="txt", warnings=warnings)
+        return _html.read(data, meter)  # again, honouring a <meta charset> declaration
+    return _text.document(decoded, meter, warnings)
 
 
 __all__ = ["read", "sniff", "looks_like_html", "Document", "ExtractionError"]

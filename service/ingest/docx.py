@@ -14,6 +14,7 @@ import zipfile
 
 from lxml import etree
 
+from service.budget import DEFAULT, Meter
 from service.ingest.render import DocumentBuilder, Grid
 from service.types import Document, ExtractionError
 
@@ -66,15 +67,20 @@ def _int(value: str | None, default: int = 1) -> int:
         return default
 
 
-def _cell_lines(tc: etree._Element) -> list[str]:
-    """A cell's paragraphs (and nested tables, flattened), one entry per visual line."""
+def _cell_lines(tc: etree._Element, meter: Meter, depth: int = 1) -> list[str]:
+    """A cell's paragraphs (and nested tables, flattened), one entry per visual line.
+    A nested table's rows are its own (not its nested tables' too): each table is
+    read once, however deep, and the depth is counted against the budget."""
     lines: list[str] = []
     for child in _content_children(tc):
         if child.tag == _W + "p":
             lines.extend(_paragraph_text(child).split("\n"))
         elif child.tag == _W + "tbl":
-            for tr in child.iter(_W + "tr"):
-                lines.append(" ".join(" ".join(_cell_lines(c)) for c in tr.findall(_W + "tc")))
+            meter.check_depth(depth + 1)
+            for tr in _content_children(child):
+                if tr.tag == _W + "tr":
+                    lines.append(" ".join(" ".join(_cell_lines(c, meter, depth + 1))
+                                          for c in _content_children(tr) if c.tag == _W + "tc"))
     return lines
 
 
@@ -92,24 +98,30 @@ def _content_children(el: etree._Element):
             yield child
 
 
-def _table_grid(tbl: etree._Element) -> Grid:
+def _table_grid(tbl: etree._Element, meter: Meter) -> Grid:
+    """The table's cells, merged ones expanded, spans clamped to the table's grid (its
+    ``w:tblGrid`` columns): a crafted ``gridSpan`` cannot ask for columns it has not."""
     spans: list[list] = []  # [row, col, rowspan, colspan, text]
     open_vertical: dict[int, list] = {}  # grid column -> the span a vMerge continues
     rows = [tr for tr in _content_children(tbl) if tr.tag == _W + "tr"]
+    width = len(tbl.findall(f"{_W}tblGrid/{_W}gridCol")) or max(
+        (sum(1 for x in _content_children(tr) if x.tag == _W + "tc") for tr in rows), default=1)
     for r, tr in enumerate(rows):
         tr_pr = tr.find(_W + "trPr")
-        c = _int(_val(tr_pr.find(_W + "gridBefore")) if tr_pr is not None else None, 0)
+        c = min(width, _int(_val(tr_pr.find(_W + "gridBefore")) if tr_pr is not None else None, 0))
         continued: set[int] = set()
         for tc in (x for x in _content_children(tr) if x.tag == _W + "tc"):
             tc_pr = tc.find(_W + "tcPr")
             colspan = max(1, _int(_val(tc_pr.find(_W + "gridSpan")) if tc_pr is not None else None, 1))
+            colspan = min(colspan, max(1, width - c))
+            meter.add_cells(colspan)
             vmerge = tc_pr.find(_W + "vMerge") if tc_pr is not None else None
             if vmerge is not None and _val(vmerge, "continue") != "restart" and c in open_vertical:
                 span = open_vertical[c]
                 span[2] = r - span[0] + 1
                 continued.add(c)
             else:
-                span = [r, c, 1, colspan, "\n".join(_cell_lines(tc))]
+                span = [r, c, 1, colspan, "\n".join(_cell_lines(tc, meter))]
                 spans.append(span)
                 if vmerge is not None:
                     open_vertical[c] = span
@@ -119,12 +131,29 @@ def _table_grid(tbl: etree._Element) -> Grid:
         for col in list(open_vertical):
             if col not in continued:
                 del open_vertical[col]
-    return Grid.from_spans([tuple(s) for s in spans])
+    return Grid.from_spans([tuple(s) for s in spans], meter)
 
 
-def read(data: bytes) -> Document:
+def _check_unpacked(data: bytes, meter: Meter) -> None:
+    """Inflate every member a chunk at a time, counting the bytes it really gives
+    against the budget: a header may understate a member's size (zipfile then stops
+    at the stated size and the CRC check fails, after a chunk, not gigabytes)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            for info in z.infolist():
+                meter.add_unpacked(0)
+                with z.open(info) as member:
+                    while chunk := member.read(1 << 20):
+                        meter.add_unpacked(len(chunk))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError, ValueError) as exc:
+        raise ExtractionError("docx_corrupt", f"the DOCX archive is damaged: {exc}") from exc
+
+
+def read(data: bytes, meter: Meter | None = None) -> Document:
     import docx  # python-docx; imported here so that text-only use stays light
 
+    meter = meter or DEFAULT.meter()
+    _check_unpacked(data, meter)
     try:
         document = docx.Document(io.BytesIO(data))
         body = document.element.body
@@ -132,10 +161,10 @@ def read(data: bytes) -> Document:
         raise ExtractionError("docx_corrupt", f"the DOCX cannot be opened: {exc}") from exc
     except Exception as exc:  # python-docx raises its own types for broken packages
         raise ExtractionError("docx_corrupt", f"the DOCX cannot be opened: {type(exc).__name__}: {exc}") from exc
-    builder = DocumentBuilder("docx")
+    builder = DocumentBuilder("docx", meter)
     for block in _content_children(body):
         if block.tag == _W + "p":
             builder.paragraph(_paragraph_text(block))
         elif block.tag == _W + "tbl":
-            builder.table(_table_grid(block))
+            builder.table(_table_grid(block, meter))
     return builder.build()

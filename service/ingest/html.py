@@ -14,6 +14,7 @@ import re
 import lxml.html
 from lxml import etree
 
+from service.budget import DEFAULT, Meter
 from service.ingest.render import DocumentBuilder, Grid, is_wide
 from service.ingest.text import decode
 from service.types import Document, ExtractionError
@@ -171,30 +172,45 @@ def _is_layout_table(table: etree._Element) -> bool:
     return len(cells) <= 1 or any(len(c.text_content()) > 400 for c in cells)
 
 
-def _grid(table: etree._Element) -> Grid:
+#: The most columns one HTML cell may span (the HTML standard's limit).
+_MAX_COLSPAN = 1000
+
+
+def _grid(table: etree._Element, meter: Meter) -> Grid:
+    """The table's cells with their spans clamped to its real extent: a rowspan to the
+    rows below it, a colspan to the HTML limit of 1000 and to the table's width (the
+    widest row of two or more cells: a lone cell spanning a row, a title, does not
+    set it); every cell counted against the budget as it is placed
+    (``rowspan=200 colspan=200`` on every row stops at the budget, not at gigabytes)."""
     rows = _rows(table)
+    cells_of = [tr.xpath("./td | ./th") for tr in rows]
+    widths = [(len(cells) > 1, sum(_span(td.get("colspan"), _MAX_COLSPAN) for td in cells))
+              for cells in cells_of]
+    width = max(widths, default=(False, 1))[1]
     spans: list[tuple[int, int, int, int, str]] = []
     taken: set[tuple[int, int]] = set()
-    for r, tr in enumerate(rows):
+    for r, cells in enumerate(cells_of):
         c = 0
-        for td in tr.xpath("./td | ./th"):
+        for td in cells:
             while (r, c) in taken:
                 c += 1
             rs = _span(td.get("rowspan"), len(rows) - r)
-            cs = _span(td.get("colspan"), 200)
+            cs = _span(td.get("colspan"), max(1, width - c))
+            meter.add_cells(rs * cs)
             spans.append((r, c, rs, cs, _cell_text(td)))
             for rr in range(r, r + rs):
                 for cc in range(c, c + cs):
                     taken.add((rr, cc))
             c += cs
-    return Grid.from_spans(spans)
+    return Grid.from_spans(spans, meter)
 
 
 class _Renderer:
     """Walks the report body in document order, feeding the builder."""
 
-    def __init__(self, builder: DocumentBuilder):
+    def __init__(self, builder: DocumentBuilder, meter: Meter):
         self.builder = builder
+        self.meter = meter
         self.pending: list[str] = []
 
     def flush(self) -> None:
@@ -207,7 +223,7 @@ class _Renderer:
         tag = el.tag.lower() if isinstance(el.tag, str) else ""
         if tag == "table" and not _is_layout_table(el):
             self.flush()
-            self.builder.table(_grid(el))
+            self.builder.table(_grid(el, self.meter))
             return
         block = tag in _BLOCK_TAGS or tag == "table"
         if block:
@@ -224,30 +240,51 @@ class _Renderer:
             self.pending.append("\n")
 
 
-def read(data: bytes) -> Document:
+def read(data: bytes, meter: Meter | None = None) -> Document:
     text = _decode(data)
-    return from_str(text)
+    return from_str(text, meter)
 
 
-def from_str(text: str) -> Document:
+#: The parser keeps elements nested deeper than libxml2's default of 256 levels (which
+#: would silently drop the rest of the page), so that the depth budget can refuse them.
+_PARSER = lxml.html.HTMLParser(huge_tree=True)
+
+
+def _depth(root: etree._Element, meter: Meter) -> None:
+    """The page's element nesting against the budget, measured without recursion."""
+    depth = 0
+    for event, _ in etree.iterwalk(root, events=("start", "end")):
+        depth += 1 if event == "start" else -1
+        if depth > meter.budget.depth:
+            meter.check_depth(depth)
+
+
+def from_str(text: str, meter: Meter | None = None) -> Document:
+    meter = meter or DEFAULT.meter()
     # lxml refuses str input that declares an encoding; the text is decoded already.
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
+    nuls = text.count("\x00")
+    if nuls:  # (lxml refuses them; a figure they split is whole without them)
+        text = text.replace("\x00", "")
     if not text.strip():
         raise ExtractionError("empty", "the HTML page is empty")
     try:
-        root = lxml.html.document_fromstring(text)
+        root = lxml.html.document_fromstring(text, parser=_PARSER)
     except (etree.ParserError, ValueError) as exc:
         raise ExtractionError("html_unreadable", f"the HTML cannot be parsed: {exc}") from exc
+    _depth(root, meter)
     body = root.find("body")
     if body is None:
         body = root
     _strip_junk(body)
     content = _report_body(body)
-    builder = DocumentBuilder("html")
+    builder = DocumentBuilder("html", meter)
+    if nuls:
+        builder.warnings.append(f"{nuls} NUL characters were removed from the page")
     title = _title_before(content)
     if title:
         builder.paragraph(title)
-    renderer = _Renderer(builder)
+    renderer = _Renderer(builder, meter)
     renderer.walk(content)
     renderer.flush()
     return builder.build()

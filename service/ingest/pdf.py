@@ -36,6 +36,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 
+from service.budget import DEFAULT, Meter
 from service.ingest.render import DocumentBuilder, Grid, is_wide, join_wrapped
 from service.types import Document, ExtractionError
 
@@ -321,7 +322,7 @@ def _box(bbox, offset: float) -> tuple[float, float, float, float]:
     return float(x0), float(x1), float(top) + offset, float(bottom) + offset
 
 
-def _open_pages(data: bytes) -> tuple[list[Page], int, int, int]:
+def _open_pages(data: bytes, meter: Meter) -> tuple[list[Page], int, int, int]:
     import pdfplumber
     from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
 
@@ -340,6 +341,7 @@ def _open_pages(data: bytes) -> tuple[list[Page], int, int, int]:
         with pdf:
             offset = 0.0
             for number, page in enumerate(pdf.pages, start=1):
+                meter.add_page()
                 read, bad, imgs = _read_page(page, number, offset)
                 pages.append(read)
                 undecoded += bad
@@ -526,10 +528,11 @@ def _render(blocks: list[Line | TableFragment], builder: DocumentBuilder, page_c
         builder.paragraph(_join(paragraph))
 
 
-def read(data: bytes) -> Document:
+def read(data: bytes, meter: Meter | None = None) -> Document:
+    meter = meter or DEFAULT.meter()
     if b"%%EOF" not in data[-2048:]:
         raise ExtractionError("pdf_corrupt", "the PDF is truncated (no end-of-file marker)")
-    pages, n_chars, undecoded, images = _open_pages(data)
+    pages, n_chars, undecoded, images = _open_pages(data, meter)
     if not pages:
         raise ExtractionError("pdf_corrupt", "the PDF has no pages")
     if n_chars == 0 or undecoded > n_chars:
@@ -539,7 +542,7 @@ def read(data: bytes) -> Document:
                               f"the PDF has no usable text layer ({what}); OCR is not supported")
     _drop_page_furniture(pages)
     blocks = _merge_page_breaks(pages)
-    builder = DocumentBuilder("pdf")
+    builder = DocumentBuilder("pdf", meter)
     if undecoded:
         builder.warnings.append(f"{undecoded} characters without a Unicode mapping were skipped")
     _render(blocks, builder, pages[0].width / 2)

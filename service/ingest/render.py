@@ -14,6 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from service.budget import DEFAULT, Meter
 from service.types import Cell, Document, SourceTable
 
 _SPACE_RUN = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000\ufeff]+")
@@ -65,10 +66,13 @@ class Grid:
     origin: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
 
     @classmethod
-    def from_spans(cls, cells: list[tuple[int, int, int, int, str]]) -> Grid:
-        """Build from (row, col, rowspan, colspan, text) of every origin cell."""
+    def from_spans(cls, cells: list[tuple[int, int, int, int, str]], meter: Meter | None = None) -> Grid:
+        """Build from (row, col, rowspan, colspan, text) of every origin cell; the
+        grid's cells are counted against ``meter`` before they are made."""
         n_rows = max((r + rs for r, _, rs, _, _ in cells), default=0)
         n_cols = max((c + cs for _, c, _, cs, _ in cells), default=0)
+        if meter is not None:
+            meter.add_cells(n_rows * n_cols)
         texts = [["" for _ in range(n_cols)] for _ in range(n_rows)]
         origin: dict[tuple[int, int], tuple[int, int]] = {}
         for r, c, rs, cs, text in cells:
@@ -115,16 +119,25 @@ class Grid:
 class DocumentBuilder:
     """Accumulates paragraphs and tables in reading order and renders the ``Document``."""
 
-    def __init__(self, fmt: str):
+    def __init__(self, fmt: str, meter: Meter | None = None):
         self.format = fmt
+        self.meter = meter or DEFAULT.meter()
         self._parts: list[str] = []
         self._pos = 0
         self._tables: list[SourceTable] = []
         self.warnings: list[str] = []
+        self._nuls = 0
 
     def _write(self, s: str) -> None:
         self._parts.append(s)
         self._pos += len(s)
+
+    def _clean(self, text: str) -> str:
+        """NUL characters removed (counted for a warning): a figure they split is whole."""
+        if "\x00" in text:
+            self._nuls += text.count("\x00")
+            text = text.replace("\x00", "")
+        return text
 
     def _ends_with_blank_line(self) -> bool:
         if not self._parts:
@@ -136,17 +149,22 @@ class DocumentBuilder:
         """One paragraph: its own line(s).  Empty paragraphs are skipped."""
         # Tabs inside a paragraph are kept: some reports lay tables out with tabs.
         lines = [_SPACE_RUN_NO_TAB.sub(" ", line).strip(" \t")
-                 for line in text.replace("\r", "\n").split("\n")]
+                 for line in self._clean(text).replace("\r", "\n").split("\n")]
         lines = [line for line in lines if line]
         if lines:
-            self._write("\n".join(lines) + "\n")
+            self.meter.add_paragraphs(len(lines))
+            written = "\n".join(lines) + "\n"
+            self.meter.add_chars(len(written))
+            self._write(written)
 
     def table(self, grid: Grid) -> None:
         """One table: a row per line, cells separated by tabs, a blank line around it."""
         grid = grid.without_empty_rows().without_empty_columns()
         if not grid.texts:
             return
-        texts = [[clean_cell(t) for t in row] for row in grid.texts]
+        texts = [[clean_cell(self._clean(t)) for t in row] for row in grid.texts]
+        self.meter.add_paragraphs(len(texts))
+        self.meter.add_chars(sum(len(t) + 1 for row in texts for t in row))
         if sum(1 for row in texts for t in row if t) <= 1 and len(texts) <= 1:
             # A one-cell "table" is a framed paragraph, not data.
             self.paragraph(" ".join(t for row in texts for t in row))
@@ -177,6 +195,8 @@ class DocumentBuilder:
         self._write("\n")
 
     def build(self) -> Document:
+        if self._nuls:
+            self.warnings.append(f"{self._nuls} NUL characters were removed from the text")
         text = "".join(self._parts).rstrip("\n")
         text = text + "\n" if text else ""
         tables = [t for t in self._tables if t.start < len(text)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from service.budget import DEFAULT, Meter
 from service.types import Document, ExtractionError
 
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
@@ -40,6 +41,26 @@ def _mostly_utf8(data: bytes) -> str | None:
     return None
 
 
+def _utf16_without_bom(data: bytes) -> str | None:
+    """UTF-16 text saved without its byte-order mark, told by where its NUL bytes are:
+    every ASCII character (digits, spaces, line breaks) has a NUL high byte, on the
+    same side of every pair; binary data has them anywhere.  None when it is not."""
+    head = data[:4096]
+    head = head[:len(head) - len(head) % 2]
+    pairs = len(head) // 2
+    if pairs < 8:
+        return None
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    for nuls, stray, codec in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
+        if nuls >= pairs // 20 and nuls > 4 * stray:
+            try:
+                text = data[:len(data) - len(data) % 2].decode(codec)
+            except UnicodeDecodeError:
+                return None
+            return None if _looks_binary(text) else text
+    return None
+
+
 def decode(data: bytes, warnings: list[str] | None = None) -> str:
     """Decode bytes of a text report; raise ``ExtractionError`` when they are not text."""
     for bom, codec in _BOMS:
@@ -51,7 +72,11 @@ def decode(data: bytes, warnings: list[str] | None = None) -> str:
             if _looks_binary(text):
                 raise ExtractionError("binary", "the input is binary, not text")
             return text
-    if b"\x00" in data[:4096]:
+    utf16 = _utf16_without_bom(data)
+    if utf16 is not None:
+        return utf16
+    head = data[:4096]
+    if head.count(b"\x00") > max(2, len(head) // 100):  # (a few NULs in a text are removed later)
         raise ExtractionError("binary", "the input is binary, not text")
     # UTF-8 is strict enough that a GBK file almost never decodes as UTF-8 by
     # accident, so try it first; GB18030 is a superset of GBK and GB2312.
@@ -68,17 +93,30 @@ def decode(data: bytes, warnings: list[str] | None = None) -> str:
             except UnicodeDecodeError:
                 text = None
     if text is None:
+        if b"\x00" in head:
+            raise ExtractionError("binary", "the input is binary, not text")
         raise ExtractionError("undecodable", "the input is neither UTF-8 nor GB18030/GBK text")
     if _looks_binary(text):
         raise ExtractionError("binary", "the input is binary, not text")
     return text
 
 
-def from_str(text: str) -> Document:
-    return Document(text=text.removeprefix("\ufeff"), format="txt")
+def document(text: str, meter: Meter, warnings: list[str] | None = None) -> Document:
+    """A text report's ``Document``: NUL characters removed (with a warning: a figure
+    they split is whole again), the length checked against the budget."""
+    warnings = list(warnings or [])
+    if "\x00" in text:
+        warnings.append(f"{text.count(chr(0))} NUL characters were removed from the text")
+        text = text.replace("\x00", "")
+    meter.add_chars(len(text))
+    return Document(text=text, format="txt", warnings=warnings)
 
 
-def read(data: bytes) -> Document:
+def from_str(text: str, meter: Meter | None = None) -> Document:
+    return document(text.removeprefix("\ufeff"), meter or DEFAULT.meter())
+
+
+def read(data: bytes, meter: Meter | None = None) -> Document:
     warnings: list[str] = []
     text = decode(data, warnings)
-    return Document(text=text, format="txt", warnings=warnings)
+    return document(text, meter or DEFAULT.meter(), warnings)

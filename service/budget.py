@@ -1,0 +1,115 @@
+"""What one document may cost, counted where the cost arises.
+
+A report is a few pages: tens of thousands of characters, a few hundred table cells,
+elements nested a dozen levels.  A crafted file can be a few kilobytes and still ask
+for billions of cells (``rowspan=200 colspan=200`` on every row), inflate a zip to
+gigabytes, or nest tables until every level doubles the work.  So every ingester
+counts what it builds as it builds it — characters, paragraphs, grid cells after
+spans, nesting depth, pages, bytes unpacked so far (not the sizes a zip header
+claims) — and stops with ``ExtractionError`` the moment a limit is passed:
+``too_long`` (characters, paragraphs, pages), ``too_complex`` (cells, nesting),
+``too_large`` (unpacked bytes).  The HTTP API answers these with 422.
+
+Each limit has an environment variable (``GOVREPORT_MAX_CHARS`` …, see ``Budget``);
+the defaults are far above any real report.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+
+from service.types import ExtractionError
+
+#: Environment variable of each limit.
+ENVIRONMENT = {
+    "chars": "GOVREPORT_MAX_CHARS",
+    "paragraphs": "GOVREPORT_MAX_PARAGRAPHS",
+    "cells": "GOVREPORT_MAX_CELLS",
+    "depth": "GOVREPORT_MAX_DEPTH",
+    "pages": "GOVREPORT_MAX_PAGES",
+    "unpacked_mb": "GOVREPORT_MAX_UNPACKED_MB",
+}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The limits of one document."""
+
+    chars: int = 1_000_000       # characters of the text derived from it
+    paragraphs: int = 100_000    # paragraphs (lines) written
+    cells: int = 100_000         # table cells, merged cells counted at their full extent
+    depth: int = 200             # elements (HTML) or tables (DOCX) nested in each other
+    pages: int = 500             # PDF pages
+    unpacked_mb: float = 64.0    # bytes a DOCX inflates to
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Budget:
+        """The defaults, overridden by the environment variables that are set."""
+        env = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            raw = env.get(ENVIRONMENT[f.name])
+            if raw:
+                try:
+                    values[f.name] = type(f.default)(float(raw)) if f.type == "int" else float(raw)
+                except ValueError:
+                    raise ValueError(f"{ENVIRONMENT[f.name]}={raw!r} is not a number") from None
+        return cls(**values)
+
+    @property
+    def unpacked_bytes(self) -> int:
+        return int(self.unpacked_mb * 1024 * 1024)
+
+    def meter(self) -> Meter:
+        return Meter(self)
+
+
+#: The limits used when a caller gives none.
+DEFAULT = Budget()
+
+_CODES = {"chars": "too_long", "paragraphs": "too_long", "pages": "too_long",
+          "cells": "too_complex", "depth": "too_complex", "unpacked_mb": "too_large"}
+_WHAT = {"chars": "characters", "paragraphs": "paragraphs", "pages": "pages", "cells": "table cells",
+         "depth": "levels of nesting", "unpacked_mb": "bytes unpacked"}
+
+
+class Meter:
+    """What one document has cost so far; raises as soon as a limit is passed."""
+
+    def __init__(self, budget: Budget):
+        self.budget = budget
+        self.chars = self.paragraphs = self.cells = self.pages = self.unpacked = 0
+
+    def _over(self, kind: str, count: int, limit: int) -> ExtractionError:
+        return ExtractionError(_CODES[kind], f"the document has more than {limit} {_WHAT[kind]} "
+                                             f"({count} so far); the limit is set by {ENVIRONMENT[kind]}")
+
+    def add_chars(self, n: int) -> None:
+        self.chars += n
+        if self.chars > self.budget.chars:
+            raise self._over("chars", self.chars, self.budget.chars)
+
+    def add_paragraphs(self, n: int = 1) -> None:
+        self.paragraphs += n
+        if self.paragraphs > self.budget.paragraphs:
+            raise self._over("paragraphs", self.paragraphs, self.budget.paragraphs)
+
+    def add_cells(self, n: int) -> None:
+        self.cells += n
+        if self.cells > self.budget.cells:
+            raise self._over("cells", self.cells, self.budget.cells)
+
+    def add_page(self) -> None:
+        self.pages += 1
+        if self.pages > self.budget.pages:
+            raise self._over("pages", self.pages, self.budget.pages)
+
+    def add_unpacked(self, n: int) -> None:
+        self.unpacked += n
+        if self.unpacked > self.budget.unpacked_bytes:
+            raise self._over("unpacked_mb", self.unpacked, self.budget.unpacked_bytes)
+
+    def check_depth(self, depth: int) -> None:
+        if depth > self.budget.depth:
+            raise self._over("depth", depth, self.budget.depth)
