@@ -1,15 +1,16 @@
-"""The HTTP service: ``POST /v1/extract`` and friends, around ``pipeline.extract``.
+"""The HTTP service: ``POST /v1/extract`` and friends, around ``pipeline.read_report``.
 
 Limits and errors are handled here and nowhere else: a body over the upload
-limit is refused with 413 before it is read in full; an input that is not a
-readable report gets 415 (a type we do not read) or 422 (readable type, but no
-text / not a report / damaged); a request that runs past the time limit gets
-504.  Every error body is ``{"error": code, "detail": reason}``.  A 500 means a
-bug, and is logged with its traceback.
+limit is refused with 413 before it is read in full (408 when a client sends it too
+slowly); an input that is not a readable report gets 415 (a type we do not read) or
+422 (readable type, but no text / not a report / damaged / over a budget of
+``service.budget``); a request that runs past the time limit gets 504.  Every error
+body is ``{"error": code, "detail": reason}``.  A 500 means a bug, and is logged
+with its traceback.
 
-Models are loaded once per worker process at start-up (lifespan). Files and long
-texts are extracted in a worker thread (one at a time), so one slow PDF does not
-stall the event loop; short texts, which take milliseconds, are extracted in place.
+Every extraction runs in a child process of ``service.runner`` (one per worker
+process by default), which the time limit kills: after a 504 no work and no memory
+remain.  Nothing is extracted on the event loop.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import hmac
 import logging
 import os
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -28,43 +29,64 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
+from starlette.requests import ClientDisconnect
 
 import service
 from service import pipeline
+from service.budget import Budget
+from service.runner import Job, Runner
 from service.types import Extraction, ExtractionError
 
 log = logging.getLogger("govreport.api")
 
 #: ExtractionError codes that mean "we do not read this kind of input".
 UNSUPPORTED_CODES = {"unsupported_type", "binary", "undecodable"}
-#: Texts up to this many characters (a long report; at worst ~0.3 s, measured on odd
-#: layouts) are extracted on the event loop rather than in a worker thread.
-INLINE_MAX_CHARS = 50_000
 #: Room for multipart framing around an upload of the maximum size.
 MULTIPART_OVERHEAD = 64 * 1024
+#: A client must send its body within this many seconds (slow clients hold a slot).
+BODY_TIMEOUT_S = 30.0
 
 
 @dataclass
 class Settings:
+    """The service's limits: an explicit value (``govreport serve`` options) beats the
+    environment (``from_env``), which beats the default."""
+
     max_upload_mb: float = 20.0
     timeout_s: float = 60.0
-    #: Longest derived text extracted (a report is 3–30 thousand characters).
-    max_chars: int = 1_000_000
     admin_token: str | None = None
     models_dir: str | None = None
+    budget: Budget = field(default_factory=Budget.from_env)
+    #: Extraction processes per worker process (each extracts one report at a time).
+    slots: int = 1
 
     @classmethod
-    def from_env(cls) -> Settings:
+    def from_env(cls, **explicit: Any) -> Settings:
+        """Settings from the environment, with ``explicit`` values (those not None) over it."""
         env = os.environ
-        return cls(max_upload_mb=float(env.get("GOVREPORT_MAX_UPLOAD_MB", cls.max_upload_mb)),
-                   timeout_s=float(env.get("GOVREPORT_TIMEOUT_S", cls.timeout_s)),
-                   max_chars=int(env.get("GOVREPORT_MAX_CHARS", cls.max_chars)),
-                   admin_token=env.get("GOVREPORT_ADMIN_TOKEN") or None,
-                   models_dir=env.get("GOVREPORT_MODELS") or None)
+        values: dict[str, Any] = {
+            "max_upload_mb": _number(env, "GOVREPORT_MAX_UPLOAD_MB", cls.max_upload_mb),
+            "timeout_s": _number(env, "GOVREPORT_TIMEOUT_S", cls.timeout_s),
+            "admin_token": env.get("GOVREPORT_ADMIN_TOKEN") or None,
+            "models_dir": env.get("GOVREPORT_MODELS") or None,
+            "budget": Budget.from_env(),
+        }
+        values.update({k: v for k, v in explicit.items() if v is not None})
+        return cls(**values)
 
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+
+def _number(env: Any, name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
 
 
 # --- request / response models (they make the OpenAPI schema) -------------------------
@@ -140,11 +162,18 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise ApiError(400, "bad_request", "invalid Content-Length header") from None
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, "too_large", f"the body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        with anyio.fail_after(BODY_TIMEOUT_S):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise ApiError(413, "too_large", f"the body exceeds the limit of {limit} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ApiError(408, "request_timeout", f"the body was not sent within {BODY_TIMEOUT_S:g} s") from None
+    except ClientDisconnect:
+        log.info("client disconnected during the upload of %s %s", request.method, request.url.path)
+        raise ApiError(400, "client_disconnected", "the client disconnected during the upload") from None
     return b"".join(chunks)
 
 
@@ -187,21 +216,27 @@ async def _source_from_request(request: Request, settings: Settings) -> tuple[by
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
 
+    runner = Runner(settings.slots, settings.models_dir)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        # Once per worker process: every request then shares these models.
-        # (`govreport serve` has loaded them already when it runs a single worker)
+        # Once per worker process: the models (for /v1/version) and the extraction
+        # processes, each with its own copy, ready before the first request.
         models = (pipeline.reload_models(settings.models_dir) if settings.models_dir
                   else pipeline.get_models())
         log.info("models %s loaded from %s", models.version, models.directory)
-        pipeline.freeze_loaded_heap()
-        yield
+        await anyio.to_thread.run_sync(runner.start)
+        try:
+            yield
+        finally:
+            runner.close()
 
     app = FastAPI(title="govreport",
                   description="Chinese government information-disclosure annual reports → checked, "
                               "traceable JSON.",
                   version=service.__version__, lifespan=lifespan)
     app.state.settings = settings
+    app.state.runner = runner
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -216,7 +251,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
                 413: "too_large"}.get(exc.status_code, "http_error")
-        return _error(exc.status_code, code, str(exc.detail))
+        response = _error(exc.status_code, code, str(exc.detail))
+        response.headers.update(exc.headers or {})  # (405's Allow)
+        return response
+
+    @app.exception_handler(ClientDisconnect)
+    async def disconnected(request: Request, _: ClientDisconnect) -> Response:
+        log.info("client disconnected: %s %s", request.method, request.url.path)
+        return _error(400, "client_disconnected", "the client disconnected")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -235,18 +277,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return VersionInfo(version=service.__version__, models_version=models.version,
                            models=models.manifest)
 
-    limiter: anyio.CapacityLimiter | None = None
-
-    def _one_extraction_at_a_time() -> anyio.CapacityLimiter:
-        """One extraction thread per worker process: extraction is CPU-bound under the
-        GIL, so concurrent threads would only take turns, each finishing later.
-        Requests wait their turn; the loop stays responsive.
-        (Made on first use: a limiter belongs to the running event loop.)"""
-        nonlocal limiter
-        if limiter is None:
-            limiter = anyio.CapacityLimiter(1)
-        return limiter
-
     @app.post("/v1/extract", response_model=Extraction, responses=_ERROR_RESPONSES,
               openapi_extra={"requestBody": _EXTRACT_BODY},
               summary="Read one report (file upload, JSON text or raw body) into the spec's JSON")
@@ -254,32 +284,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         source, filename = await _source_from_request(request, settings)
         if not source:
             raise ApiError(422, "empty", "the request carries no document")
-        models = pipeline.get_models()
-
-        def run() -> str:
-            # pydantic writes the JSON itself: no intermediate dict for json.dumps to walk
-            extraction = pipeline.read_report(source, filename, include_text=include_text,
-                                              models=models, max_chars=settings.max_chars)
-            return extraction.model_dump_json(exclude={"text"} if not include_text else None)
-
+        job = Job(source, filename, include_text, settings.budget)
         try:
-            if isinstance(source, str) and len(source) <= INLINE_MAX_CHARS:
-                # A text report takes milliseconds: extracted right here, as the hop to a
-                # worker thread costs about 15% of that in CPU (measured with 4 clients).
-                result = run()
-            else:
-                # Files and long texts in a thread: the loop stays responsive and the
-                # time limit can answer 504 while the work runs.
-                with anyio.fail_after(settings.timeout_s):
-                    result = await anyio.to_thread.run_sync(run, abandon_on_cancel=True,
-                                                            limiter=_one_extraction_at_a_time())
+            result = await runner.run(job, settings.timeout_s)
         except TimeoutError:
             raise ApiError(504, "timeout", f"extraction took longer than {settings.timeout_s:g} s") from None
         except ExtractionError as exc:
             status = 415 if exc.code in UNSUPPORTED_CODES else 422
             raise ApiError(status, exc.code, exc.detail) from exc
-        except RecursionError as exc:  # pathological nesting in a document
-            raise ApiError(422, "unreadable", "the document is nested too deeply to read") from exc
         return Response(result, media_type="application/json")
 
     @app.post("/v1/admin/reload", response_model=ReloadResult,
@@ -297,6 +309,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception as exc:  # the old models stay in service
             log.exception("model reload failed")
             raise ApiError(503, "reload_failed", f"{type(exc).__name__}: {exc}") from exc
+        runner.restart()  # the extraction processes load the new models
         return ReloadResult(version=service.__version__, models_version=models.version,
                             models=models.manifest)
 
@@ -305,19 +318,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
         max_upload_mb: float | None = None, timeout_s: float | None = None) -> None:
-    """Serve with uvicorn (``govreport serve``).  Settings travel to the worker
-    processes through the environment, which ``Settings.from_env`` reads."""
+    """Serve with uvicorn (``govreport serve``).  An option given here beats the
+    environment, which beats the default, whatever the number of workers: one worker
+    serves an app built with them; several workers each build theirs from the
+    environment, into which the given options are written first."""
     import uvicorn
 
+    settings = Settings.from_env(max_upload_mb=max_upload_mb, timeout_s=timeout_s)  # (fails early on bad values)
+    logging.basicConfig(level=logging.INFO)
+    common = {"host": host, "port": port, "log_level": "info", "timeout_keep_alive": 5}
+    if workers <= 1:
+        uvicorn.run(create_app(settings), **common)
+        return
     if max_upload_mb is not None:
         os.environ["GOVREPORT_MAX_UPLOAD_MB"] = str(max_upload_mb)
     if timeout_s is not None:
         os.environ["GOVREPORT_TIMEOUT_S"] = str(timeout_s)
-    logging.basicConfig(level=logging.INFO)
-    uvicorn.run("service.api:app", host=host, port=port, workers=max(1, workers), log_level="info")
+    uvicorn.run("service.api:create_app", factory=True, workers=workers, **common)
 
 
-#: The app ``uvicorn service.api:app`` serves; its settings come from the environment.
-app = create_app()
+def __getattr__(name: str) -> Any:
+    """``service.api.app`` (for ``uvicorn service.api:app``): built on first use from
+    the environment, not at import, so that importing the module costs nothing."""
+    if name == "app":
+        globals()["app"] = create_app()
+        return globals()["app"]
+    raise AttributeError(name)
 
-__all__ = ["create_app", "run", "Settings", "app"]
+
+__all__ = ["create_app", "run", "Settings"]

@@ -53,31 +53,64 @@ def _init_worker(models_dir: str | None) -> None:
     _worker_models = Models.load(models_dir)
 
 
-def _extract_one(path: str, include_text: bool = False) -> dict:
+#: Largest input file read, MB (the service's upload limit).
+MAX_MB = 20.0
+
+
+def read_input(path: str, max_mb: float = MAX_MB) -> bytes:
+    """A file's bytes, refused when it is not a regular file (a device such as
+    /dev/zero, a pipe, a directory) or larger than ``max_mb``; ``-`` is stdin, read
+    up to the limit.  Raises ``ExtractionError`` with a one-line reason."""
+    import stat
+
+    from service.types import ExtractionError
+
+    limit = int(max_mb * 1024 * 1024)
+    if path == "-":
+        data = sys.stdin.buffer.read(limit + 1)
+    else:
+        try:
+            mode = os.stat(path).st_mode
+        except FileNotFoundError:
+            raise ExtractionError("not_found", "no such file") from None
+        except OSError as exc:
+            raise ExtractionError("unreadable", exc.strerror or str(exc)) from None
+        if stat.S_ISDIR(mode):
+            raise ExtractionError("not_a_file", "is a directory")
+        if not stat.S_ISREG(mode):
+            raise ExtractionError("not_a_file", "is not a regular file (a device or a pipe); "
+                                                "pipe a report into `govreport extract --stdin` instead")
+        try:
+            with open(path, "rb") as f:
+                data = f.read(limit + 1)
+        except OSError as exc:
+            raise ExtractionError("unreadable", exc.strerror or str(exc)) from None
+    if len(data) > limit:
+        raise ExtractionError("too_large", f"the input is larger than {max_mb:g} MB (--max-mb)")
+    return data
+
+
+def _extract_one(path: str, include_text: bool = False, max_mb: float = MAX_MB) -> dict:
     """Extract one file; errors become an ``error`` object, never an exception."""
+    from service.budget import Budget
     from service.pipeline import extract, get_models
     from service.types import ExtractionError
 
     try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        return {"source": path, "error": {"code": "not_found", "detail": "no such file"}}
-    except IsADirectoryError:
-        return {"source": path, "error": {"code": "not_a_file", "detail": "is a directory"}}
-    except OSError as exc:
-        return {"source": path, "error": {"code": "unreadable", "detail": exc.strerror or str(exc)}}
-    try:
-        result = extract(data, filename=Path(path).name, include_text=include_text,
-                         models=_worker_models or get_models())
+        data = read_input(path, max_mb)
+        result = extract(data, filename=Path(path).name if path != "-" else None, include_text=include_text,
+                         models=_worker_models or get_models(), budget=Budget.from_env())
     except ExtractionError as exc:
         return {"source": path, "error": {"code": exc.code, "detail": exc.detail}}
+    except RecursionError:
+        return {"source": path, "error": {"code": "too_complex", "detail": "the document is nested too deeply"}}
     return {"source": path, **result}
 
 
-def _extract_line(path: str, include_text: bool = False) -> tuple[str | None, str]:
+def _extract_line(path: str, include_text: bool = False, max_mb: float = MAX_MB) -> tuple[str | None, str]:
     """(error message or None, the JSON line) of one file: serialised in the worker,
     so the parent only writes lines."""
-    result = _extract_one(path, include_text)
+    result = _extract_one(path, include_text, max_mb)
     error = f"{result['source']}: {result['error']['detail']}" if "error" in result else None
     return error, json.dumps(result, ensure_ascii=False) + "\n"
 
@@ -102,13 +135,29 @@ def _pool(jobs: int, models_dir: Path | None) -> ProcessPoolExecutor:
 
 @app.command()
 def extract(
-    files: Annotated[list[str], typer.Argument(help="Report files (txt, html, docx, pdf)")],
+    files: Annotated[list[str] | None, typer.Argument(
+        help="Report files (txt, html, docx, pdf); - reads stdin", show_default=False)] = None,
+    stdin: Annotated[bool, typer.Option("--stdin", help="Read one report from stdin (as the file -)")] = False,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (0 = all cores)")] = 0,
     include_text: Annotated[bool, typer.Option(help="Add the derived text to each result")] = False,
     models: Annotated[Path | None, typer.Option(help="Models directory")] = None,
+    max_mb: Annotated[float, typer.Option(help="Largest input file, MB")] = MAX_MB,
 ) -> None:
-    """Print one JSON object per file (JSON Lines); exit 1 if any file failed."""
+    """Print one JSON object per file (JSON Lines); exit 1 if any file failed.
+
+    The budgets of service.budget apply (GOVREPORT_MAX_CHARS, GOVREPORT_MAX_CELLS, …)."""
     global _worker_models
+    from service.budget import Budget
+
+    try:
+        Budget.from_env()
+    except ValueError as exc:
+        _fail(str(exc))
+    files = (["-"] if stdin else []) + list(files or [])
+    if not files:
+        _fail("no input: give report files, or --stdin")
+    if files.count("-") > 1:
+        _fail("stdin (-) can be read once")
     _worker_models = _models_or_fail(models)
     jobs = jobs or os.cpu_count() or 1
     jobs = max(1, min(jobs, len(files)))
@@ -124,9 +173,9 @@ def extract(
 
     with _progress(len(files), show) as bar:
         task = bar.add_task("extracting", total=len(files))
-        if jobs == 1:
+        if jobs == 1 or "-" in files:
             for path in files:
-                emit(*_extract_line(path, include_text))
+                emit(*_extract_line(path, include_text, max_mb))
                 bar.advance(task)
         else:
             with _pool(jobs, models) as pool:
@@ -134,7 +183,7 @@ def extract(
                 # enough for the progress bar to move and the cores to finish together
                 chunk = max(1, min(16, len(files) // (jobs * 8)))
                 for error, line in pool.map(_extract_line, files, [include_text] * len(files),
-                                            chunksize=chunk):
+                                            [max_mb] * len(files), chunksize=chunk):
                     emit(error, line)
                     bar.advance(task)
     sys.stdout.flush()
@@ -176,14 +225,19 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
-    max_upload_mb: Annotated[float, typer.Option(help="Largest accepted upload, MB")] = 20.0,
-    timeout: Annotated[float, typer.Option(help="Per-request time limit, seconds")] = 60.0,
+    max_upload_mb: Annotated[float | None, typer.Option(
+        help="Largest accepted upload, MB [default: $GOVREPORT_MAX_UPLOAD_MB, else 20]", show_default=False)] = None,
+    timeout: Annotated[float | None, typer.Option(
+        help="Per-request time limit, seconds [default: $GOVREPORT_TIMEOUT_S, else 60]", show_default=False)] = None,
 ) -> None:
     """Run the HTTP extraction service (POST /v1/extract)."""
     from service import api
 
     _models_or_fail(None)
-    api.run(host=host, port=port, workers=workers, max_upload_mb=max_upload_mb, timeout_s=timeout)
+    try:
+        api.run(host=host, port=port, workers=workers, max_upload_mb=max_upload_mb, timeout_s=timeout)
+    except ValueError as exc:  # a limit in the environment that is not a number
+        _fail(str(exc))
 
 
 # --- training and evaluation --------------------------------------------------

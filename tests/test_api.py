@@ -169,18 +169,58 @@ def test_time_limit_gives_504():
         _assert_error(_upload(c, SOURCES["pdf"].read_bytes(), name="report.pdf"), 504, "timeout")
 
 
-def test_short_texts_are_extracted_in_place_and_long_ones_under_the_time_limit():
-    from service.api import INLINE_MAX_CHARS
-
+def test_every_extraction_runs_under_the_time_limit_in_a_process_that_is_killed():
+    """Short JSON texts too: nothing is extracted on the event loop.  At the limit the
+    extraction process is killed (its work and memory gone) and replaced, and the
+    next request is answered by the replacement."""
     text = SOURCES["txt"].read_text(encoding="utf-8")
-    long_text = (text + "\n") * (INLINE_MAX_CHARS // len(text) + 1)
-    assert len(text) <= INLINE_MAX_CHARS < len(long_text)
     app = create_app(Settings(timeout_s=0.001))
     with TestClient(app, raise_server_exceptions=False) as c:
-        # a report of ordinary length takes milliseconds: answered in place, whatever the limit
+        runner = app.state.runner
+        first = {child.process.pid for child in runner._idle}
+        _assert_error(c.post("/v1/extract", json={"text": text}), 504, "timeout")
+        assert runner.replaced == 1
+        gone = first - {child.process.pid for child in runner._idle}
+        assert gone and not any(_alive(pid) for pid in gone)
+        app.state.settings.timeout_s = 120
         assert c.post("/v1/extract", json={"text": text}).status_code == 200
-        # a long text goes to a worker thread, where the limit applies
-        _assert_error(c.post("/v1/extract", json={"text": long_text}), 504, "timeout")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_worker_past_its_memory_ceiling_is_replaced_after_its_answer():
+    app = create_app(Settings(timeout_s=120))
+    app.state.runner.memory_ceiling_mb = 1  # every child is past it
+    with TestClient(app, raise_server_exceptions=False) as c:
+        before = {child.process.pid for child in app.state.runner._idle}
+        assert c.post("/v1/extract", json={"text": SOURCES["txt"].read_text(encoding="utf-8")}).status_code == 200
+        assert app.state.runner.replaced == 1
+        assert not before & {child.process.pid for child in app.state.runner._idle}
+
+
+def test_405_names_the_allowed_methods(client):
+    response = client.get("/v1/extract")
+    assert response.status_code == 405 and response.headers["allow"] == "POST"
+
+
+def test_an_option_beats_the_environment_which_beats_the_default(monkeypatch):
+    monkeypatch.delenv("GOVREPORT_TIMEOUT_S", raising=False)
+    monkeypatch.delenv("GOVREPORT_MAX_UPLOAD_MB", raising=False)
+    assert Settings.from_env().timeout_s == 60 and Settings.from_env().max_upload_mb == 20
+    monkeypatch.setenv("GOVREPORT_TIMEOUT_S", "10")
+    monkeypatch.setenv("GOVREPORT_MAX_UPLOAD_MB", "1")
+    assert Settings.from_env().timeout_s == 10 and Settings.from_env().max_upload_mb == 1
+    explicit = Settings.from_env(timeout_s=5, max_upload_mb=2)
+    assert explicit.timeout_s == 5 and explicit.max_upload_mb == 2
+    monkeypatch.setenv("GOVREPORT_TIMEOUT_S", "soon")
+    with pytest.raises(ValueError, match="GOVREPORT_TIMEOUT_S"):
+        Settings.from_env()
 
 
 def test_unknown_route_and_method(client):
@@ -345,3 +385,49 @@ def test_every_format_yields_the_tables_and_metrics_of_the_txt():
             vs = entry["vs_txt"]
             assert vs["cells_differ"] == [] and vs["cells_same"] == vs["cells_txt"] > 0, (report_id, fmt)
             assert vs["metrics_only_txt"] == [] and vs["metrics_only_here"] == [], (report_id, fmt)
+
+
+def _serve(args: list[str], env: dict[str, str]):
+    """``govreport serve`` on a free port, until the context ends: yields its address."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def running():
+        port = _free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port), *args],
+                                cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(600):
+                if proc.poll() is not None:
+                    raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            yield base
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    return running()
+
+
+@pytest.mark.parametrize("how", ["options, one worker", "environment, two workers"])
+def test_upload_and_time_limits_hold_with_any_number_of_workers(how):
+    if how.startswith("options"):
+        args, env = ["--workers", "1", "--max-upload-mb", "1", "--timeout", "0.001"], {}
+    else:
+        args, env = ["--workers", "2"], {"GOVREPORT_MAX_UPLOAD_MB": "1", "GOVREPORT_TIMEOUT_S": "0.001"}
+    with _serve(args, env) as base:
+        big = httpx.post(f"{base}/v1/extract", content=b"0" * int(2.3 * 1024 * 1024),
+                         headers={"content-type": "application/octet-stream"}, timeout=60)
+        _assert_error(big, 413, "too_large")
+        with SOURCES["pdf"].open("rb") as f:
+            slow = httpx.post(f"{base}/v1/extract", files={"file": ("r.pdf", f)}, timeout=60)
+        _assert_error(slow, 504, "timeout")

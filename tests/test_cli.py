@@ -98,3 +98,35 @@ def test_unknown_corpus_dir_is_a_one_line_error(tmp_path):
     assert run.returncode != 0
     assert run.stderr.strip().count("\n") == 0
     assert "corpus directory not found" in run.stderr
+
+
+def test_special_files_oversize_files_and_stdin(tmp_path):
+    """/dev/zero and a pipe given as a path are refused in one line (no MemoryError
+    after seconds), a file over --max-mb too; a report piped in with --stdin is read."""
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"0" * (2 * 1024 * 1024))
+    run = govreport("extract", "/dev/zero", str(big), "--max-mb", "1")
+    assert run.returncode == 1
+    codes = [json.loads(line)["error"]["code"] for line in run.stdout.splitlines()]
+    assert codes == ["not_a_file", "too_large"]
+    assert run.stderr.splitlines() == [
+        "govreport: /dev/zero: is not a regular file (a device or a pipe); pipe a report into "
+        "`govreport extract --stdin` instead",
+        f"govreport: {big}: the input is larger than 1 MB (--max-mb)"]
+    piped = subprocess.run([sys.executable, "-m", "service.cli", "extract", "--stdin"], cwd=ROOT,
+                           input=open(SEEDS[0], "rb").read(), capture_output=True, timeout=300)
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout)["source"] == "-"
+
+
+def test_a_budget_in_the_environment_applies_to_the_cli(tmp_path):
+    import os
+
+    run = subprocess.run([sys.executable, "-m", "service.cli", "extract", SEEDS[0]], cwd=ROOT,
+                         env={**os.environ, "GOVREPORT_MAX_CHARS": "1000"}, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 1 and json.loads(run.stdout)["error"]["code"] == "too_long"
+    bad = subprocess.run([sys.executable, "-m", "service.cli", "extract", SEEDS[0]], cwd=ROOT,
+                         env={**os.environ, "GOVREPORT_MAX_CELLS": "lots"}, capture_output=True, text=True,
+                         timeout=300)
+    assert bad.returncode == 2 and bad.stderr.strip() == "govreport: GOVREPORT_MAX_CELLS='lots' is not a number"
