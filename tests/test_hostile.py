@@ -6,16 +6,13 @@ refused with their own reason.  Every input is generated here, a few kilobytes e
 
 from __future__ import annotations
 
-import io
-import struct
-import zipfile
-
 import pytest
 
 from service import ingest
 from service.budget import Budget
 from service.pipeline import read_report
 from service.types import ExtractionError
+from training import hostile
 
 from .conftest import CORPUS
 
@@ -31,8 +28,7 @@ def _code(source, budget: Budget | None = None) -> str:
 # --- HTML --------------------------------------------------------------------------------
 
 def test_html_spans_asking_for_millions_of_cells_are_too_complex():
-    rows = "".join(f'<tr><td rowspan="200" colspan="200">{i}</td></tr>' for i in range(200))
-    page = f"<html><body><table>{rows}</table></body></html>".encode()
+    page = hostile.html_spans(200)
     assert len(page) < 10_000
     with pytest.raises(ExtractionError) as info:
         ingest.read(page)
@@ -48,9 +44,7 @@ def test_a_colspan_beyond_the_table_is_clamped_to_it():
 
 
 def test_html_nested_deeper_than_the_budget_is_refused_with_its_reason():
-    depth = 300
-    page = ("<html><body>" + "<div>" * depth + "一、总体情况 本机关全年公开信息 12 条。" + "</div>" * depth
-            + "</body></html>").encode()
+    page = hostile.html_nested(300)
     with pytest.raises(ExtractionError) as info:
         ingest.read(page)
     assert info.value.code == "too_complex" and "nesting" in info.value.detail
@@ -61,69 +55,26 @@ def test_html_nested_deeper_than_the_budget_is_refused_with_its_reason():
 # --- DOCX --------------------------------------------------------------------------------
 
 def _docx(build) -> bytes:
-    import docx
-
-    document = docx.Document()
-    build(document)
-    out = io.BytesIO()
-    document.save(out)
-    return out.getvalue()
+    return hostile._docx(build)
 
 
 def test_docx_grid_span_of_a_million_is_clamped_to_the_table_grid():
-    from docx.oxml.ns import qn
-    from docx.oxml.parser import OxmlElement
-
-    def build(document):
-        table = document.add_table(rows=2, cols=3)
-        for c, text in enumerate(["规章", "1", "2"]):
-            table.cell(1, c).text = text
-        tc_pr = table.cell(0, 0)._tc.get_or_add_tcPr()
-        span = OxmlElement("w:gridSpan")
-        span.set(qn("w:val"), "1000000")
-        tc_pr.append(span)
-        table.cell(0, 0).text = "申请人情况"
-
-    doc = ingest.read(_docx(build))
+    doc = ingest.read(hostile.docx_grid_span(1_000_000))
     assert max(len(row) for t in doc.tables for row in t.rows) == 3
 
 
 def test_docx_tables_nested_40_deep_are_read_once_each():
-    def build(document):
-        cell = document.add_table(rows=1, cols=1).cell(0, 0)
-        for level in range(40):
-            cell.text = f"第{level}层"
-            cell = cell.add_table(rows=1, cols=1).cell(0, 0)
-        cell.text = "最里层"
-
-    doc = ingest.read(_docx(build))
+    doc = ingest.read(hostile.docx_nested(40))
     for level in range(40):
         assert doc.text.count(f"第{level}层") == 1  # (each level used to double the work)
     assert doc.text.count("最里层") == 1
     with pytest.raises(ExtractionError) as info:
-        ingest.read(_docx(build), budget=Budget(depth=10))
+        ingest.read(hostile.docx_nested(40), budget=Budget(depth=10))
     assert info.value.code == "too_complex"
 
 
-def _lying_zip(real_size: int) -> bytes:
-    """A DOCX whose document.xml inflates to ``real_size`` bytes while its headers say 1000."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("[Content_Types].xml", "<Types/>")
-        z.writestr("word/document.xml", b"<a>" + b"0" * real_size + b"</a>")
-    data = bytearray(buf.getvalue())
-    for signature, size_at, name_len_at, name_at in ((b"PK\x03\x04", 22, 26, 30), (b"PK\x01\x02", 24, 28, 46)):
-        i = data.find(signature)
-        while i >= 0:
-            name_len = struct.unpack_from("<H", data, i + name_len_at)[0]
-            if b"document" in data[i + name_at:i + name_at + name_len]:
-                struct.pack_into("<I", data, i + size_at, 1000)
-            i = data.find(signature, i + 4)
-    return bytes(data)
-
-
 def test_a_zip_bomb_whose_headers_understate_its_size_is_stopped_early():
-    bomb = _lying_zip(50 * 1024 * 1024)
+    bomb = hostile.docx_lying_zip(50 * 1024 * 1024)
     assert len(bomb) < 100_000
     assert _code(bomb) == "docx_corrupt"  # the CRC fails after the stated 1000 bytes
 
@@ -156,11 +107,7 @@ def test_too_many_characters_are_too_long_whatever_the_format():
 
 def test_nul_bytes_inside_a_table_row_are_removed_with_a_warning():
     text = SEED.read_text(encoding="utf-8")
-    row = text.index("行政许可")
-    line_end = text.index("\n", row)
-    spoiled = text[:row] + text[row:line_end].replace("\t", "\t\x00", 1)
-    spoiled = spoiled[:line_end] + "\x00" * 10 + text[line_end:]
-    clean, dirty = read_report(text.encode()), read_report(spoiled.encode())
+    clean, dirty = read_report(text.encode()), read_report(hostile.nul_row())
     assert dirty.tables == clean.tables
     assert any("NUL" in w for w in dirty.warnings)
 
