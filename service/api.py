@@ -326,7 +326,12 @@ def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
 
     settings = Settings.from_env(max_upload_mb=max_upload_mb, timeout_s=timeout_s)  # (fails early on bad values)
     logging.basicConfig(level=logging.INFO)
-    common = {"host": host, "port": port, "log_level": "info", "timeout_keep_alive": 5}
+    from service.http_protocol import HeaderTimeoutH11Protocol
+
+    # (a request's headers must come within GOVREPORT_HEADER_TIMEOUT_S; idle
+    # keep-alive connections close after 5 s)
+    common = {"host": host, "port": port, "log_level": "info", "timeout_keep_alive": 5,
+              "http": HeaderTimeoutH11Protocol}
     if workers <= 1:
         uvicorn.run(create_app(settings), **common)
         return

@@ -431,3 +431,20 @@ def test_upload_and_time_limits_hold_with_any_number_of_workers(how):
         with SOURCES["pdf"].open("rb") as f:
             slow = httpx.post(f"{base}/v1/extract", files={"file": ("r.pdf", f)}, timeout=60)
         _assert_error(slow, 504, "timeout")
+
+
+def test_a_client_that_never_finishes_its_headers_is_disconnected():
+    """Slowloris: headers sent a piece at a time are cut off at the header time limit,
+    a body shorter than its Content-Length gets 408 at the body limit (not tested here:
+    30 s), and a well-behaved request on the same server is answered meanwhile."""
+    with _serve(["--workers", "1"], {"GOVREPORT_HEADER_TIMEOUT_S": "1"}) as base:
+        port = int(base.rsplit(":", 1)[1])
+        slow = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
+        for s in slow:
+            s.sendall(b"POST /v1/extract HTTP/1.1\r\nHost: x\r\n")
+        assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+        time.sleep(2.5)
+        for s in slow:
+            s.settimeout(2)
+            assert s.recv(1024) == b""  # closed by the server
+            s.close()
