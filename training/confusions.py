@@ -160,6 +160,14 @@ DOCUMENTS: dict[str, str] = {
 [[published_items/portal:在发布的 1590 条政府信息]]中，[[normative_documents_issued:行政规范性文件 7 件]]。
 本年度[[fee_collected:收取信息处理费 0 元]]。
 """,
+    "c21_district_assets_bureau": """一、总体情况
+2022年，区国资局通过区政府[[published_items/portal:门户网站主动公开政府信息 58 条]]，依申请公开信息数 4 条。在[[published_items/portal:主动公开的 58 条政府信息]]中，规范性文件类信息 3 条，其他类信息 55 条。
+“国资在线”[[published_items/wechat:微信公众号累计推送 210 余条信息]]，[[published_items/media:“滨海新闻网”国资动态栏目更新信息 27 条]]，点击量 5 万余次。9 篇信息稿被市国资委网站采用刊登。
+""",
+    "c22_county_health_bureau": """一、总体情况
+全年[[published_items/all:主动公开政府信息 733 条]]，其中[[published_items/portal:县政府网站发布 512 条]]，[[published_items/media:“县融媒网”发布 96 条]]，[[published_items/wechat:“健康之声”公众号推送 125 篇]]。
+公众号还推出《健康天天说》系列文章 240 篇，累计阅读 31 万次；14 篇稿件被省卫健委网站转载。
+""",
 }
 
 
