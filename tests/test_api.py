@@ -387,8 +387,9 @@ def test_every_format_yields_the_tables_and_metrics_of_the_txt():
             assert vs["metrics_only_txt"] == [] and vs["metrics_only_here"] == [], (report_id, fmt)
 
 
-def _serve(args: list[str], env: dict[str, str]):
-    """``govreport serve`` on a free port, until the context ends: yields its address."""
+def _serve(args: list[str], env: dict[str, str], log: Path | None = None):
+    """``govreport serve`` on a free port, until the context ends: yields its address
+    (its log goes to ``log`` when given)."""
     import contextlib
 
     @contextlib.contextmanager
@@ -396,12 +397,12 @@ def _serve(args: list[str], env: dict[str, str]):
         port = _free_port()
         proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port), *args],
                                 cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
+                                stderr=log.open("wb") if log else subprocess.PIPE)
         base = f"http://127.0.0.1:{port}"
         try:
             for _ in range(600):
                 if proc.poll() is not None:
-                    raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+                    raise RuntimeError("server exited: " + (log.read_text() if log else proc.stderr.read().decode())[-2000:])
                 try:
                     if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                         break
@@ -448,3 +449,17 @@ def test_a_client_that_never_finishes_its_headers_is_disconnected():
             s.settimeout(2)
             assert s.recv(1024) == b""  # closed by the server
             s.close()
+
+
+def test_a_client_that_disconnects_mid_upload_is_logged_without_a_traceback(tmp_path):
+    log = tmp_path / "server.log"
+    with _serve(["--workers", "1"], {}, log) as base:
+        port = int(base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(b"POST /v1/extract HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                      b"Content-Length: 100000\r\n\r\n" + b"0" * 1000)
+        time.sleep(1)
+        assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+    text = log.read_text()
+    assert "client disconnected" in text
+    assert "Traceback" not in text and "internal_error" not in text
