@@ -631,3 +631,17 @@ def test_figures_one_per_tab_led_line_after_a_label_line(shipped_model):
     apps = read(text, shipped_model).tables["applications"]
     assert apps["carried_forward"] == {"natural_person": 113, "commercial": 1, "research": 0,
                                        "social_welfare": 0, "legal_service": 0, "other_org": 0, "total": 114}
+
+
+def test_the_templates_three_header_rows_on_one_line_put_the_total_last():
+    """申请人情况 … 总计 is the template's first header row (总计 spans all three, so a
+    text that lost the rows reads it before 自然人): still the last column.  A header
+    row that starts with 总计 of its own keeps it first."""
+    from service.tables.headers import applicant_order
+    from service.template import APPLICANT_COLUMNS
+
+    flattened = ["申请人情况", "总计", "自然人", "法人或其他组织", "商业企业", "科研机构", "社会公益组织",
+                 "法律服务机构", "其他"]
+    assert applicant_order([flattened]) == list(APPLICANT_COLUMNS)
+    own = ["总计", "自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他"]
+    assert applicant_order([own])[0] == "total"

@@ -201,6 +201,10 @@ def applicant_order(header_rows: list[list[str]]) -> list[str] | None:
                 at = items.index("@org")
                 others = [k for k in named if k not in ORG_COLUMNS]
                 before = [k for k in others if k in items[:at]]
+                if "@applicant" in items and items[items.index("@applicant") + 1:][:1] == ["total"]:
+                    # the template's three header rows on one line: 申请人情况 … 总计 is the
+                    # first (总计 spans all three rows, so it is read first), the last column
+                    before = [k for k in before if k != "total"]
                 named = before + [k for k in named if k in ORG_COLUMNS] + [k for k in others if k not in before]
             return _complete(named, APPLICANT_COLUMNS)
     top = next((items for items in rows
