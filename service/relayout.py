@@ -286,7 +286,11 @@ def _table_breaks(line: str, floors: list[int]) -> list[tuple[int, str]]:
                 # a tab even after a space: the cell boundary is known, and a line with a
                 # tab is a table row to every later stage, never running text
                 inserts.append((run.start, "\t"))
-            inserts.append((run.end, "\n"))
+            # the row ends after its figures and the blank cells (tabs) after them
+            end = run.end
+            while end < len(line) and line[end] == "\t":
+                end += 1
+            inserts.append((end, "\n"))
     return inserts
 
 

@@ -353,3 +353,18 @@ def test_a_row_with_fewer_figures_than_columns_is_not_spread_left_to_right():
                            "carried_forward": "0000000"})
     row = extract(text)["tables"]["applications"]["new_received"]
     assert row["commercial"] is None and row["research"] is None
+
+
+def test_a_row_keeps_its_trailing_blank_cells_when_the_next_line_joins_it():
+    """Table 4's figures with the blank cells of its last group (tabs) and the next
+    heading on the same line: the row ends after the tabs, so it keeps its 15 cells."""
+    header = ("三、本机关全年依法公开政府信息，各项工作平稳有序，公开质效持续提升，群众满意度较高。"
+              "四、政府信息公开行政复议、行政诉讼情况行政复议\t行政诉讼\t结果维持\t结果纠正\t其他结果\t尚未审结\t总计\t"
+              "未经复议直接起诉\t复议后起诉\t结果维持\t结果纠正\t其他结果\t尚未审结\t总计\t结果维持\t结果纠正\t其他结果\t"
+              "尚未审结\t总计")
+    text = header + "5\t\t\t2\t7\t8\t\t\t1\t9\t\t\t\t\t五、政府信息公开工作存在的主要问题及改进情况（一）主要问题：无。"
+    derived = relayout(Document(text=text)).doc.text
+    assert "9\t\t\t\t\t\n五、" in derived
+    review = extract(text)["tables"]["review_litigation"]
+    assert review["review"] == {"maintained": 5, "corrected": None, "other": None, "pending": 2, "total": 7}
+    assert review["litigation_after_review"]["total"] is None
