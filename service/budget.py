@@ -85,30 +85,26 @@ class Meter:
         return ExtractionError(_CODES[kind], f"the document has more than {limit} {_WHAT[kind]} "
                                              f"({count} so far); the limit is set by {ENVIRONMENT[kind]}")
 
+    def _add(self, kind: str, counter: str, n: int, limit: float) -> None:
+        count = getattr(self, counter) + n
+        setattr(self, counter, count)
+        if count > limit:
+            raise self._over(kind, count, int(limit))
+
     def add_chars(self, n: int) -> None:
-        self.chars += n
-        if self.chars > self.budget.chars:
-            raise self._over("chars", self.chars, self.budget.chars)
+        self._add("chars", "chars", n, self.budget.chars)
 
     def add_paragraphs(self, n: int = 1) -> None:
-        self.paragraphs += n
-        if self.paragraphs > self.budget.paragraphs:
-            raise self._over("paragraphs", self.paragraphs, self.budget.paragraphs)
+        self._add("paragraphs", "paragraphs", n, self.budget.paragraphs)
 
     def add_cells(self, n: int) -> None:
-        self.cells += n
-        if self.cells > self.budget.cells:
-            raise self._over("cells", self.cells, self.budget.cells)
+        self._add("cells", "cells", n, self.budget.cells)
 
     def add_page(self) -> None:
-        self.pages += 1
-        if self.pages > self.budget.pages:
-            raise self._over("pages", self.pages, self.budget.pages)
+        self._add("pages", "pages", 1, self.budget.pages)
 
     def add_unpacked(self, n: int) -> None:
-        self.unpacked += n
-        if self.unpacked > self.budget.unpacked_bytes:
-            raise self._over("unpacked_mb", self.unpacked, self.budget.unpacked_bytes)
+        self._add("unpacked_mb", "unpacked", n, self.budget.unpacked_bytes)
 
     def check_depth(self, depth: int) -> None:
         if depth > self.budget.depth:

@@ -8,11 +8,9 @@ body, never a 500.
 from __future__ import annotations
 
 import json
-import os
 import random
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from service.api import Settings, create_app
+from training.hostile import serving
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -302,39 +301,11 @@ def test_fuzz_uploads_never_500(client, prefix, data, name):
 
 # --- a real server ----------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    port = _free_port()
-    env = dict(os.environ, GOVREPORT_ADMIN_TOKEN=TOKEN)
-    proc = subprocess.Popen(
-        [sys.executable, "-c",
-         f"from service.api import run; run('127.0.0.1', {port}, 1, max_upload_mb=20, timeout_s=120)"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("server did not start")
+    args = ["--workers", "1", "--max-upload-mb", "20", "--timeout", "120"]
+    with serving(args, {"GOVREPORT_ADMIN_TOKEN": TOKEN}) as (base, _):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.mark.parametrize("fmt", list(SOURCES))
@@ -388,35 +359,15 @@ def test_every_format_yields_the_tables_and_metrics_of_the_txt():
 
 
 def _serve(args: list[str], env: dict[str, str], log: Path | None = None):
-    """``govreport serve`` on a free port, until the context ends: yields its address
-    (its log goes to ``log`` when given)."""
+    """``govreport serve`` on a free port, until the context ends: its address."""
     import contextlib
 
     @contextlib.contextmanager
-    def running():
-        port = _free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port), *args],
-                                cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                                stderr=log.open("wb") if log else subprocess.PIPE)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(600):
-                if proc.poll() is not None:
-                    raise RuntimeError("server exited: " + (log.read_text() if log else proc.stderr.read().decode())[-2000:])
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
+    def address():
+        with serving(args, env, log) as (base, _):
             yield base
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
-    return running()
+    return address()
 
 
 @pytest.mark.parametrize("how", ["options, one worker", "environment, two workers"])

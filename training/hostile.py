@@ -13,6 +13,7 @@ is still answered and whether the memory came back down::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -148,37 +149,72 @@ def inputs() -> dict[str, tuple[bytes, str, set[int]]]:
 
 # --- the probe -----------------------------------------------------------------------------
 
-def _server_rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants, MB."""
-    total, todo = 0.0, [pid]
-    page = os.sysconf("SC_PAGE_SIZE")
+def _process_tree(pid: int) -> list[int]:
+    """A process and all its descendants."""
+    found, todo = [], [pid]
     while todo:
         p = todo.pop()
+        found.append(p)
         try:
-            with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * page / 2**20
             with open(f"/proc/{p}/task/{p}/children") as f:
                 todo += [int(c) for c in f.read().split()]
         except (OSError, ValueError):
             continue
-    return total
+    return found
 
 
-def _server_cpu(pid: int) -> float:
-    """CPU seconds used so far by a process and its descendants."""
-    total, todo = 0.0, [pid]
-    tick = os.sysconf("SC_CLK_TCK")
-    while todo:
-        p = todo.pop()
+def _usage(pid: int) -> tuple[float, float]:
+    """(resident memory in MB, CPU seconds used so far) of a process and all its
+    descendants."""
+    rss = cpu = 0.0
+    page, tick = os.sysconf("SC_PAGE_SIZE"), os.sysconf("SC_CLK_TCK")
+    for p in _process_tree(pid):
         try:
+            with open(f"/proc/{p}/statm") as f:
+                rss += int(f.read().split()[1]) * page / 2**20
             with open(f"/proc/{p}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-            with open(f"/proc/{p}/task/{p}/children") as f:
-                todo += [int(c) for c in f.read().split()]
+            cpu += (int(fields[11]) + int(fields[12])) / tick
         except (OSError, ValueError, IndexError):
             continue
-    return total
+    return rss, cpu
+
+
+def _server_rss_mb(pid: int) -> float:
+    return _usage(pid)[0]
+
+
+@contextlib.contextmanager
+def serving(args: list[str], env: dict[str, str] | None = None, log: Path | None = None):
+    """``govreport serve ARGS`` on a free port until the context ends; yields (address,
+    process).  Its log goes to ``log`` when given."""
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port), *args],
+                            cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
+                            stderr=log.open("wb") if log else subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            if proc.poll() is not None:
+                raise RuntimeError("the server exited" + (": " + log.read_text()[-2000:] if log else ""))
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("the server did not start")
+        yield base, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def _post(base: str, data: bytes, name: str, timeout: float = 120):
@@ -191,24 +227,8 @@ def _post(base: str, data: bytes, name: str, timeout: float = 120):
 
 
 def probe(timeout_s: float = 10, workers: int = 2, clients: int = 8, seconds: float = 60) -> dict:
-    import httpx
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "GOVREPORT_TIMEOUT_S": str(timeout_s)}
-    server = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port),
-                               "--workers", str(workers)], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
     report: dict = {"timeout_s": timeout_s, "workers": workers, "inputs": []}
-    try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with serving(["--workers", str(workers)], {"GOVREPORT_TIMEOUT_S": str(timeout_s)}) as (base, server):
         cases = inputs()
         peak = _server_rss_mb(server.pid)
         report["rss_at_start_mb"] = round(peak, 1)
@@ -223,10 +243,10 @@ def probe(timeout_s: float = 10, workers: int = 2, clients: int = 8, seconds: fl
                                      "seconds": round(took, 2), "rss_mb": round(rss, 1),
                                      "as_expected": response.status_code in ok})
         time.sleep(5)
-        cpu_before = _server_cpu(server.pid)
+        cpu_before = _usage(server.pid)[1]
         time.sleep(1)
         report["after_5s"] = {"rss_mb": round(_server_rss_mb(server.pid), 1),
-                              "cpu_s_per_s": round(_server_cpu(server.pid) - cpu_before, 2)}
+                              "cpu_s_per_s": round(_usage(server.pid)[1] - cpu_before, 2)}
         # several clients over good and hostile inputs: no 5xx, same answer to the same input
         answers: dict[str, set] = {}
         statuses: list[int] = []
@@ -250,12 +270,6 @@ def probe(timeout_s: float = 10, workers: int = 2, clients: int = 8, seconds: fl
                 "504": statuses.count(504), "rss_mb": round(_server_rss_mb(server.pid), 1)}
         report["differing_answers"] = sorted(n for n, a in answers.items() if len(a - {b"504"}) > 1)
         report["peak_rss_mb"] = round(peak, 1)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
     return report
 
 
