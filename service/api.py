@@ -43,8 +43,9 @@ log = logging.getLogger("govreport.api")
 UNSUPPORTED_CODES = {"unsupported_type", "binary", "undecodable"}
 #: Room for multipart framing around an upload of the maximum size.
 MULTIPART_OVERHEAD = 64 * 1024
-#: A client must send its body within this many seconds (slow clients hold a slot).
-BODY_TIMEOUT_S = 30.0
+#: A client must send its body within this many seconds (slow clients hold a slot;
+#: ``GOVREPORT_BODY_TIMEOUT_S``).
+BODY_TIMEOUT_S = float(os.environ.get("GOVREPORT_BODY_TIMEOUT_S") or 30)
 
 
 @dataclass

@@ -414,3 +414,14 @@ def test_a_client_that_disconnects_mid_upload_is_logged_without_a_traceback(tmp_
     text = log.read_text()
     assert "client disconnected" in text
     assert "Traceback" not in text and "internal_error" not in text
+
+
+def test_a_body_shorter_than_its_content_length_is_answered_408():
+    with _serve(["--workers", "1"], {"GOVREPORT_BODY_TIMEOUT_S": "1"}) as base:
+        port = int(base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(b"POST /v1/extract HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                      b"Content-Length: 100000\r\n\r\n" + b"0" * 1000)
+            s.settimeout(10)
+            answer = s.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 408") and b"request_timeout" in answer
