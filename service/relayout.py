@@ -93,9 +93,16 @@ def _next_title_end(text: str, at: int, number: int) -> int | None:
     if stop is None or stop.start() - at < 2:
         return None
     titles = SECTION_VARIANTS.get(_SECTION_BY_NUMBER.get(number, ""), ())
-    if max((ratio(text[at:stop.start()], t) for t in titles), default=0) < NEXT_TITLE_SIMILARITY:
+    if not titles:
         return None
-    return stop.start()
+    if max(ratio(text[at:stop.start()], t) for t in titles) >= NEXT_TITLE_SIMILARITY:
+        return stop.start()
+    if stop.group().isspace() or stop.start() - at < 4:
+        return None
+    # no space after the title (all whitespace lost: 六、需要说明的其他事项与附表本年度无…。):
+    # the title is the prefix most alike
+    best, end = max((max(ratio(text[at:e], t) for t in titles), e) for e in range(at + 4, stop.start() + 1))
+    return end if best >= NEXT_TITLE_SIMILARITY else None
 
 
 def _heading_breaks(line: str) -> list[int]:
@@ -108,7 +115,8 @@ def _heading_breaks(line: str) -> list[int]:
         if digit and m.start() and line[m.start() - 1] in _ALL_DIGITS:
             number = 0  # glued to a figure before it (…0\t03、 政府信息公开…): only a close likeness counts
         end = _title_end(line, m.end(), number)
-        if end is None and last and number == last + 1:
+        if end is None and last and number == last + 1 and not (m.start() and line[m.start() - 1] in _ALL_DIGITS):
+            # (after a figure, 104二、上年结转…, it is a table row's number)
             end = _next_title_end(line, m.end(), number)
         if end is not None:
             breaks += [m.start(), end]

@@ -368,3 +368,15 @@ def test_a_row_keeps_its_trailing_blank_cells_when_the_next_line_joins_it():
     review = extract(text)["tables"]["review_litigation"]
     assert review["review"] == {"maintained": 5, "corrected": None, "other": None, "pending": 2, "total": 7}
     assert review["litigation_after_review"]["total"] is None
+
+
+def test_a_glued_heading_in_sequence_with_its_own_wording_starts_its_section():
+    """All whitespace lost: 六、 after 五、 with a title of the report's own wording runs
+    into its text up to the sentence's end; the title is the part most like the
+    section's, and a table row's 二、 after a figure is never a heading."""
+    text = ("一、总体情况本机关依法公开政府信息，全年平稳有序。二、主动公开政府信息情况本年新收政府信息公开申请数量"
+            "1022000104二、上年结转政府信息公开申请数量0000000。五、政府信息公开存在的问题及改进措施"
+            "公开工作仍需加强，专栏建设有待完善，解读形式需要丰富。六、需要说明的其他事项与附表本年度无其他事项需说明。")
+    derived = relayout(Document(text=text)).doc.text
+    assert "\n六、需要说明的其他事项" in derived
+    assert "\n二、上年结转" not in derived
