@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from service import checks, ingest, metrics, relayout, segment, tables
+from service import checks, identity, ingest, metrics, relayout, segment, tables
 from service.budget import DEFAULT as DEFAULT_BUDGET
 from service.budget import Budget
 from service.template import SECTION_VARIANTS
@@ -125,6 +125,7 @@ def extract_document(doc: Document, models: Models | None = None,
     lap = clock.lap if clock else _no_lap
     if clock:
         clock.start()
+    report = identity.identify(doc)  # (read from the text as submitted: its offsets)
     relaid = relayout.relayout(doc)
     doc = relaid.doc
     lap("relayout")
@@ -147,7 +148,7 @@ def extract_document(doc: Document, models: Models | None = None,
     lap("metrics")
     # Every part was built as its declared type by the stages: assembled without
     # validating it all again (which cost as much as a stage).
-    extraction = Extraction.model_construct(**dict(table_result), sections=sections,
+    extraction = Extraction.model_construct(**dict(table_result), report=report, sections=sections,
                                             metrics=found_metrics, format=doc.format,
                                             warnings=warnings)
     extraction.checks = checks.run_checks(extraction, doc.text)

@@ -127,9 +127,29 @@ class TablesResult(BaseModel):
     unrecognised_rows: list[UnrecognisedRow] = Field(default_factory=list)
 
 
+class Span(BaseModel):
+    """Character offsets into the text as submitted."""
+
+    start: int
+    end: int
+
+
+class ReportInfo(BaseModel):
+    """Which report this is (``service.identity``); None where the report does not say."""
+
+    agency: str | None = Field(default=None, description="The agency's name as the report writes it")
+    agency_key: str | None = Field(default=None, description="The name normalised for grouping an "
+                                                             "agency's reports (service.identity.agency_key)")
+    year: int | None = Field(default=None, description="The reporting year (not the publication year)")
+    title: str | None = None
+    published: str | None = Field(default=None, description="Publication date, YYYY-MM-DD")
+    spans: dict[str, Span] = Field(default_factory=dict, description="Where each field was read")
+
+
 class Extraction(TablesResult):
     """One report, read: the spec's JSON shape plus provenance and audit."""
 
+    report: ReportInfo = Field(default_factory=ReportInfo)
     sections: list[Section] = Field(default_factory=list)
     metrics: list[Metric] = Field(default_factory=list)
     checks: list[Check] = Field(default_factory=list)
