@@ -40,6 +40,9 @@ def _progress(total: int, enabled: bool):
 
 # --- extract ------------------------------------------------------------------
 
+#: Largest input file read, MB (the service's upload limit).
+MAX_MB = 20.0
+
 # The models a worker process uses.  Forked workers inherit the parent's, loaded
 # once before the pool starts, so a worker costs nothing to start; where fork is
 # unavailable each worker loads its own (_init_worker).
@@ -53,51 +56,15 @@ def _init_worker(models_dir: str | None) -> None:
     _worker_models = Models.load(models_dir)
 
 
-#: Largest input file read, MB (the service's upload limit).
-MAX_MB = 20.0
-
-
-def read_input(path: str, max_mb: float = MAX_MB) -> bytes:
-    """A file's bytes, refused when it is not a regular file (a device such as
-    /dev/zero, a pipe, a directory) or larger than ``max_mb``; ``-`` is stdin, read
-    up to the limit.  Raises ``ExtractionError`` with a one-line reason."""
-    import stat
-
-    from service.types import ExtractionError
-
-    limit = int(max_mb * 1024 * 1024)
-    if path == "-":
-        data = sys.stdin.buffer.read(limit + 1)
-    else:
-        try:
-            mode = os.stat(path).st_mode
-        except FileNotFoundError:
-            raise ExtractionError("not_found", "no such file") from None
-        except OSError as exc:
-            raise ExtractionError("unreadable", exc.strerror or str(exc)) from None
-        if stat.S_ISDIR(mode):
-            raise ExtractionError("not_a_file", "is a directory")
-        if not stat.S_ISREG(mode):
-            raise ExtractionError("not_a_file", "is not a regular file (a device or a pipe); "
-                                                "pipe a report into `govreport extract --stdin` instead")
-        try:
-            with open(path, "rb") as f:
-                data = f.read(limit + 1)
-        except OSError as exc:
-            raise ExtractionError("unreadable", exc.strerror or str(exc)) from None
-    if len(data) > limit:
-        raise ExtractionError("too_large", f"the input is larger than {max_mb:g} MB (--max-mb)")
-    return data
-
-
 def _extract_one(path: str, include_text: bool = False, max_mb: float = MAX_MB) -> dict:
     """Extract one file; errors become an ``error`` object, never an exception."""
     from service.budget import Budget
+    from service.ingest import read_file
     from service.pipeline import extract, get_models
     from service.types import ExtractionError
 
     try:
-        data = read_input(path, max_mb)
+        data = read_file(path, max_mb)
         result = extract(data, filename=Path(path).name if path != "-" else None, include_text=include_text,
                          models=_worker_models or get_models(), budget=Budget.from_env())
     except ExtractionError as exc:
@@ -215,6 +182,109 @@ def audit(
     if any_error:
         raise typer.Exit(2)
     if any_failed:
+        raise typer.Exit(1)
+
+
+# --- archive: batch, export, compare -------------------------------------------
+
+@app.command()
+def batch(
+    paths: Annotated[list[str], typer.Argument(help="Report files and folders (walked for every format)")],
+    db: Annotated[Path, typer.Option(help="The DuckDB database (created when missing)")] = Path("results.duckdb"),
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (0 = all cores)")] = 0,
+    force: Annotated[bool, typer.Option(help="Read again the files already stored")] = False,
+    reprocess_older: Annotated[bool, typer.Option(help="Read again the files another models version read")] = False,
+    engine: Annotated[str, typer.Option(help="local (processes) or dask")] = "local",
+    scheduler: Annotated[str | None, typer.Option(
+        help="Dask scheduler address (tcp://HOST:8786); without it --engine dask starts a local cluster")] = None,
+) -> None:
+    """Store every report under PATHS in a DuckDB archive; a re-run stores only what is new."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from service import batch as batch_mod
+    from service.archive import ArchiveError
+
+    if engine not in ("local", "dask"):
+        _fail(f"--engine {engine}: choose local or dask")
+    _models_or_fail(None)
+    jobs = jobs or os.cpu_count() or 1
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]} files/s"), TimeRemainingColumn(),
+               TextColumn("failed {task.fields[failed]}"))
+    with Progress(*columns, console=err, disable=not err.is_terminal, transient=True) as bar:
+        task = bar.add_task("storing", total=None, rate="-", failed=0)
+        started = [0.0]
+
+        def on_start(total: int) -> None:
+            import time
+
+            started[0] = time.monotonic()
+            bar.update(task, total=total)
+
+        def on_file(summary, total: int) -> None:
+            import time
+
+            elapsed = max(1e-9, time.monotonic() - started[0])
+            bar.update(task, completed=summary.stored, rate=f"{summary.stored / elapsed:.1f}",
+                       failed=summary.failed)
+
+        try:
+            summary = batch_mod.run(paths, db, jobs=jobs, force=force, reprocess_older=reprocess_older,
+                                    engine=engine, scheduler=scheduler, on_file=on_file, on_start=on_start)
+        except (ArchiveError, FileNotFoundError) as exc:
+            _fail(str(exc))
+    for line in summary.errors:
+        err.print(f"govreport: {line}", markup=False, highlight=False)
+    err.print(f"{summary.files} files: {summary.stored} stored ({summary.failed} failed), "
+              f"{summary.skipped} already stored; database {db}", markup=False, highlight=False)
+
+
+@app.command("export")
+def export_cmd(
+    db: Annotated[Path, typer.Option(help="The DuckDB database written by govreport batch")],
+    out: Annotated[Path, typer.Option(help="The .xlsx file, or the folder for csv/parquet files")],
+    format: Annotated[str, typer.Option("--format", help="xlsx, csv or parquet")] = "xlsx",
+    agency: Annotated[str | None, typer.Option(help="Only this agency (name or key, in part)")] = None,
+    year: Annotated[int | None, typer.Option(help="Only this reporting year")] = None,
+) -> None:
+    """Export the archive: XLSX laid out like the report, or CSV / Parquet in long form."""
+    from service.archive import ArchiveError
+    from service.export import export
+
+    try:
+        n = export(db, format, out, agency=agency, year=year)
+    except (ArchiveError, ValueError) as exc:
+        _fail(str(exc))
+    err.print(f"{n} reports exported to {out}", markup=False, highlight=False)
+
+
+@app.command()
+def compare(
+    db: Annotated[Path, typer.Option(help="The DuckDB database written by govreport batch")],
+    agency: Annotated[str | None, typer.Option(help="Only this agency (key or name)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a readable summary")] = False,
+) -> None:
+    """An agency's figures year by year and the cross-year checks; exit 1 if any fails."""
+    from service.archive import ArchiveError
+    from service.compare import compare as compare_db
+
+    try:
+        agencies = compare_db(db, agency)
+    except ArchiveError as exc:
+        _fail(str(exc))
+    if as_json:
+        print(json.dumps(agencies, ensure_ascii=False, indent=1))
+    else:
+        out = Console()
+        for a in agencies:
+            audit = a["audit"]
+            out.print(f"[bold]{a['agency']}[/] ({a['agency_key']}): years {', '.join(map(str, a['years']))}; "
+                      f"cross-year checks {audit['passed']} passed, {audit['failed']} failed, "
+                      f"{audit['unknown']} unknown")
+            for c in a["checks"]:
+                if c["ok"] is False:
+                    out.print(f"  [red]✗[/] {c['rule']} {c['scope']}: {c['detail']}", highlight=False)
+    if any(a["audit"]["failed"] for a in agencies):
         raise typer.Exit(1)
 
 

@@ -101,4 +101,37 @@ def read(source: bytes | str, filename: str | None = None, budget: Budget = DEFA
     return _text.document(decoded, meter, warnings)
 
 
-__all__ = ["read", "sniff", "looks_like_html", "Document", "ExtractionError"]
+def read_file(path: str, max_mb: float = 20.0) -> bytes:
+    """A file's bytes, refused when it is not a regular file (a device such as
+    /dev/zero, a pipe, a directory) or larger than ``max_mb``; ``-`` is stdin, read
+    up to the limit.  Raises ``ExtractionError`` with a one-line reason."""
+    import os
+    import stat
+    import sys
+
+    limit = int(max_mb * 1024 * 1024)
+    if path == "-":
+        data = sys.stdin.buffer.read(limit + 1)
+    else:
+        try:
+            mode = os.stat(path).st_mode
+        except FileNotFoundError:
+            raise ExtractionError("not_found", "no such file") from None
+        except OSError as exc:
+            raise ExtractionError("unreadable", exc.strerror or str(exc)) from None
+        if stat.S_ISDIR(mode):
+            raise ExtractionError("not_a_file", "is a directory")
+        if not stat.S_ISREG(mode):
+            raise ExtractionError("not_a_file", "is not a regular file (a device or a pipe); "
+                                                "pipe a report into `govreport extract --stdin` instead")
+        try:
+            with open(path, "rb") as f:
+                data = f.read(limit + 1)
+        except OSError as exc:
+            raise ExtractionError("unreadable", exc.strerror or str(exc)) from None
+    if len(data) > limit:
+        raise ExtractionError("too_large", f"the input is larger than {max_mb:g} MB (--max-mb)")
+    return data
+
+
+__all__ = ["read", "read_file", "sniff", "looks_like_html", "Document", "ExtractionError"]

@@ -1,0 +1,157 @@
+"""Batch: every report of a folder tree into the archive (``service.archive``).
+
+Files are found by walking the paths (every format the ingesters read), known by
+their SHA-256: a file whose hash is stored is skipped (``force`` reads it again;
+``reprocess_older`` reads again those a different models version read).  The
+extraction runs on several cores (``jobs``, processes forked after the models are
+loaded) or on a Dask cluster (``engine="dask"``: an existing scheduler, or a local
+cluster of ``jobs`` workers); the results stream back to this process, the one
+writer of the database, which stores each report in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from service import archive
+
+#: File suffixes a batch reads (the format itself is sniffed from the content).
+SUFFIXES = {".txt", ".text", ".htm", ".html", ".xhtml", ".docx", ".pdf"}
+
+
+def find_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Every report file under ``paths`` (a file is taken as given), sorted, hidden
+    files and folders skipped."""
+    found: set[Path] = set()
+    for path in map(Path, paths):
+        if path.is_file():
+            found.add(path)
+            continue
+        if not path.is_dir():
+            raise FileNotFoundError(f"{path}: no such file or folder")
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in files:
+                if not name.startswith(".") and Path(name).suffix.lower() in SUFFIXES:
+                    found.add(Path(root) / name)
+    return sorted(found)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def extract_file(path: str, max_mb: float = 20.0) -> dict:
+    """One file's extraction as a JSON dict, or ``{"error": {"code", "detail"}}``
+    (runs in the worker: a process of the pool or of the Dask cluster, whose models
+    are loaded once per process)."""
+    from service.budget import Budget
+    from service.ingest import read_file
+    from service.pipeline import extract, get_models
+    from service.types import ExtractionError
+
+    try:
+        data = read_file(path, max_mb)
+        return extract(data, filename=Path(path).name, models=get_models(), budget=Budget.from_env())
+    except ExtractionError as exc:
+        return {"error": {"code": exc.code, "detail": exc.detail}}
+    except RecursionError:
+        return {"error": {"code": "too_complex", "detail": "the document is nested too deeply"}}
+
+
+@dataclass
+class Summary:
+    files: int = 0
+    skipped: int = 0
+    stored: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _local_results(todo: list[tuple[Path, str]], jobs: int) -> Iterator[tuple[Path, str, dict]]:
+    if jobs <= 1:
+        for path, sha in todo:
+            yield path, sha, extract_file(str(path))
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
+    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        futures = {pool.submit(extract_file, str(path)): (path, sha) for path, sha in todo}
+        for future in as_completed(futures):
+            path, sha = futures[future]
+            yield path, sha, future.result()
+
+
+def _dask_results(todo: list[tuple[Path, str]], jobs: int, scheduler: str | None,
+                  ) -> Iterator[tuple[Path, str, dict]]:
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    try:
+        futures = client.map(extract_file, [str(p) for p, _ in todo], pure=False)
+        where = {f.key: item for f, item in zip(futures, todo)}
+        for future in as_completed(futures):
+            path, sha = where[future.key]
+            yield path, sha, future.result()
+            future.release()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run(paths: Iterable[str | Path], db: str | Path, *, jobs: int = 1, force: bool = False,
+        reprocess_older: bool = False, engine: str = "local", scheduler: str | None = None,
+        on_file: Callable[[Summary, int], None] | None = None,
+        on_start: Callable[[int], None] | None = None) -> Summary:
+    """Store every report file under ``paths`` in the archive ``db``."""
+    from service.pipeline import get_models
+
+    files = find_files(paths)
+    con = archive.connect(db)
+    try:
+        models_version = get_models().version
+        known = archive.stored(con)
+        summary = Summary(files=len(files))
+        todo: list[tuple[Path, str]] = []
+        seen: set[str] = set()
+        for path in files:
+            sha = sha256_of(path)
+            old = known.get(sha)
+            again = force or (reprocess_older and old is not None and old.models_version != models_version)
+            if sha in seen or (old is not None and not again):
+                summary.skipped += 1  # stored already (or the same file twice in this run)
+                continue
+            seen.add(sha)
+            todo.append((path, sha))
+        if on_start:
+            on_start(len(todo))
+        results = (_dask_results(todo, jobs, scheduler) if engine == "dask"
+                   else _local_results(todo, jobs))
+        for path, sha, result in results:
+            archive.store(con, source=str(path), sha256=sha, result=result, models_version=models_version)
+            summary.stored += 1
+            if "error" in result:
+                summary.failed += 1
+                summary.errors.append(f"{path}: {result['error']['detail']}")
+            if on_file:
+                on_file(summary, len(todo))
+        return summary
+    finally:
+        con.close()
