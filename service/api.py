@@ -57,6 +57,8 @@ class Settings:
     timeout_s: float = 60.0
     admin_token: str | None = None
     models_dir: str | None = None
+    #: An archive of ``govreport batch`` to serve (``/v1/reports``, ``/v1/compare``).
+    db: str | None = None
     budget: Budget = field(default_factory=Budget.from_env)
     #: Extraction processes per worker process (each extracts one report at a time).
     slots: int = 1
@@ -70,6 +72,7 @@ class Settings:
             "timeout_s": _number(env, "GOVREPORT_TIMEOUT_S", cls.timeout_s),
             "admin_token": env.get("GOVREPORT_ADMIN_TOKEN") or None,
             "models_dir": env.get("GOVREPORT_MODELS") or None,
+            "db": env.get("GOVREPORT_DB") or None,
             "budget": Budget.from_env(),
         }
         values.update({k: v for k, v in explicit.items() if v is not None})
@@ -295,6 +298,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise ApiError(status, exc.code, exc.detail) from exc
         return Response(result, media_type="application/json")
 
+    if settings.db:
+        _archive_routes(app, settings.db)
+
     @app.post("/v1/admin/reload", response_model=ReloadResult,
               responses={403: {"model": ErrorBody}, 404: {"model": ErrorBody}, 503: {"model": ErrorBody}})
     async def reload(request: Request) -> ReloadResult:
@@ -317,15 +323,53 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+def _archive_routes(app: FastAPI, db: str) -> None:
+    """The archive's reports and cross-year comparison, read-only."""
+    from service import archive
+    from service.compare import compare
+
+    def opened():
+        try:
+            return archive.connect(db, create=False, read_only=True)
+        except archive.ArchiveError as exc:
+            raise ApiError(503, "archive_unavailable", str(exc)) from None
+
+    @app.get("/v1/reports", summary="The reports stored in the archive (govreport serve --db)")
+    def reports(agency: str | None = None, year: int | None = None, limit: int = 1000) -> list[dict]:
+        con = opened()
+        try:
+            return archive.list_reports(con, agency, year, max(1, min(limit, 10_000)))
+        finally:
+            con.close()
+
+    @app.get("/v1/reports/{report_id}", summary="One stored report: sections, tables, metrics, checks")
+    def report(report_id: int) -> dict:
+        con = opened()
+        try:
+            found = archive.load_report(con, report_id)
+        finally:
+            con.close()
+        if found is None:
+            raise ApiError(404, "not_found", f"no report {report_id} in the archive")
+        return found
+
+    @app.get("/v1/compare", summary="An agency's figures year by year and the cross-year checks")
+    def compare_agency(agency: str | None = None) -> list[dict]:
+        try:
+            return compare(db, agency)
+        except archive.ArchiveError as exc:
+            raise ApiError(503, "archive_unavailable", str(exc)) from None
+
+
 def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
-        max_upload_mb: float | None = None, timeout_s: float | None = None) -> None:
+        max_upload_mb: float | None = None, timeout_s: float | None = None, db: str | None = None) -> None:
     """Serve with uvicorn (``govreport serve``).  An option given here beats the
     environment, which beats the default, whatever the number of workers: one worker
     serves an app built with them; several workers each build theirs from the
     environment, into which the given options are written first."""
     import uvicorn
 
-    settings = Settings.from_env(max_upload_mb=max_upload_mb, timeout_s=timeout_s)  # (fails early on bad values)
+    settings = Settings.from_env(max_upload_mb=max_upload_mb, timeout_s=timeout_s, db=db)  # (fails early on bad values)
     logging.basicConfig(level=logging.INFO)
     from service.http_protocol import HeaderTimeoutH11Protocol
 
@@ -340,6 +384,8 @@ def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
         os.environ["GOVREPORT_MAX_UPLOAD_MB"] = str(max_upload_mb)
     if timeout_s is not None:
         os.environ["GOVREPORT_TIMEOUT_S"] = str(timeout_s)
+    if db is not None:
+        os.environ["GOVREPORT_DB"] = db
     uvicorn.run("service.api:create_app", factory=True, workers=workers, **common)
 
 

@@ -299,13 +299,22 @@ def serve(
         help="Largest accepted upload, MB [default: $GOVREPORT_MAX_UPLOAD_MB, else 20]", show_default=False)] = None,
     timeout: Annotated[float | None, typer.Option(
         help="Per-request time limit, seconds [default: $GOVREPORT_TIMEOUT_S, else 60]", show_default=False)] = None,
+    db: Annotated[Path | None, typer.Option(
+        help="Serve this govreport batch archive too (/v1/reports, /v1/compare)")] = None,
 ) -> None:
     """Run the HTTP extraction service (POST /v1/extract)."""
     from service import api
+    from service.archive import ArchiveError, connect
 
     _models_or_fail(None)
+    if db is not None:
+        try:
+            connect(db, create=False, read_only=True).close()
+        except ArchiveError as exc:
+            _fail(str(exc))
     try:
-        api.run(host=host, port=port, workers=workers, max_upload_mb=max_upload_mb, timeout_s=timeout)
+        api.run(host=host, port=port, workers=workers, max_upload_mb=max_upload_mb, timeout_s=timeout,
+                db=str(db) if db else None)
     except ValueError as exc:  # a limit in the environment that is not a number
         _fail(str(exc))
 

@@ -34,15 +34,8 @@ SHEET_TITLES = {"active_disclosure": "二、主动公开", "applications": "三�
 
 def _selected(con, agency: str | None, year: int | None) -> list[tuple]:
     """(id, source, agency, agency_key, year, layout) of the stored reports the filters keep."""
-    sql = ("SELECT id, source, agency, agency_key, year, layout FROM reports WHERE error_code IS NULL")
-    args: list = []
-    if agency:
-        sql += " AND (agency LIKE ? OR agency_key LIKE ?)"
-        args += [f"%{agency}%", f"%{agency}%"]
-    if year is not None:
-        sql += " AND year = ?"
-        args.append(year)
-    return con.execute(sql + " ORDER BY agency_key NULLS LAST, year NULLS LAST, id", args).fetchall()
+    return [(r["id"], r["source"], r["agency"], r["agency_key"], r["year"], r["layout"])
+            for r in archive.list_reports(con, agency, year, limit=10**9) if r["error_code"] is None]
 
 
 def export(db: str | Path, fmt: str, out: str | Path, agency: str | None = None,

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -53,26 +54,32 @@ def test_a_batch_killed_midway_then_rerun_stores_every_file_exactly_once(tmp_pat
     files = tmp_path / "reports"
     files.mkdir()
     seeds = sorted(CORPUS.glob("0*.txt"))
-    for i in range(60):  # distinct files (a line added), so each is a report of its own
+    n = 400
+    for i in range(n):  # distinct files (a line added), so each is a report of its own
         text = seeds[i % len(seeds)].read_text(encoding="utf-8") + f"\n（第{i}份）\n"
-        (files / f"r{i:02d}.txt").write_text(text, encoding="utf-8")
+        (files / f"r{i:03d}.txt").write_text(text, encoding="utf-8")
     db = tmp_path / "k.duckdb"
     command = [sys.executable, "-m", "service.cli", "batch", str(files), "--db", str(db), "--jobs", "1"]
     run = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(4)
+    wal = Path(f"{db}.wal")
+    deadline = time.monotonic() + 120
+    while not wal.exists() and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # the first reports are being committed
+    time.sleep(0.5)
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
-    if db.exists():
-        stored_before = _rows(db, "SELECT count(*) FROM reports")[0][0]
-        assert stored_before < 60, "the batch finished before it was killed: nothing was tested"
+    stored_before = _rows(db, "SELECT count(*) FROM reports")[0][0]
+    assert 0 < stored_before < n, "the kill did not land midway: nothing was tested"
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+    assert f"{n - stored_before} stored" in done.stderr
     (count, distinct, sources), = _rows(db, "SELECT count(*), count(DISTINCT sha256), count(DISTINCT source) "
                                             "FROM reports")
-    assert count == distinct == sources == 60
+    assert count == distinct == sources == n
     # no half report: every stored report has its cells and its checks
-    assert _rows(db, "SELECT count(*) FROM reports r WHERE NOT EXISTS "
-                     "(SELECT 1 FROM cells c WHERE c.report_id = r.id)")[0][0] == 0
+    for table in ("cells", "checks"):
+        assert _rows(db, f"SELECT count(*) FROM reports r WHERE NOT EXISTS "
+                         f"(SELECT 1 FROM {table} c WHERE c.report_id = r.id)")[0][0] == 0
 
 
 def test_xlsx_export_holds_the_values_beside_their_chinese_labels(tmp_path):
@@ -162,3 +169,22 @@ def test_dask_engine_stores_the_same_rows_as_the_local_engine(tmp_path):
     assert _rows(local, query) == _rows(dask_db, query)
     metrics = "SELECT r.sha256, m.type, m.channel, m.value, m.\"start\" FROM metrics m JOIN reports r ON r.id = m.report_id ORDER BY ALL"
     assert _rows(local, metrics) == _rows(dask_db, metrics)
+
+
+def test_the_service_serves_the_archive(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from service.api import Settings, create_app
+
+    db = tmp_path / "s.duckdb"
+    batch.run([YEARS], db)
+    with TestClient(create_app(Settings(db=str(db)))) as client:
+        listed = client.get("/v1/reports", params={"agency": "洪泽", "year": 2022}).json()
+        assert [(r["agency_key"], r["year"]) for r in listed] == [("洪泽区示范局", 2022)]
+        one = client.get(f"/v1/reports/{listed[0]['id']}").json()
+        assert one["tables"]["applications"]["carried_forward"]["total"] == 2
+        assert client.get("/v1/reports/999").status_code == 404
+        (agency,) = client.get("/v1/compare", params={"agency": "洪泽区示范局"}).json()
+        assert agency["audit"]["failed"] == 1
+    with TestClient(create_app(Settings())) as client:  # without --db the routes are not there
+        assert client.get("/v1/reports").status_code == 404

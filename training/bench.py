@@ -324,6 +324,32 @@ def bench_jobs(texts: list[str], tmp: Path, files: int = 600) -> dict:
     out["speed_up"] = round(rates[-1] / rates[0], 2) if all(rates) else None
     return out
 
+def bench_batch(texts: list[str], tmp: Path, files: int = 600) -> dict:
+    """``govreport batch`` into a new DuckDB archive over the files of ``bench_jobs``,
+    1 job and one per core: reports stored per second, read (as there) from the tenth
+    stored file on, so that start-up and pool warm-up stay out of it."""
+    from service import batch
+
+    folder = tmp / "batch"
+    folder.mkdir(exist_ok=True)
+    for i in range(files):
+        # distinct files (an archive stores a report once): the text and its number
+        (folder / f"r{i:04d}.txt").write_text(texts[i % len(texts)] + f"\n{i}\n", encoding="utf-8")
+    out: dict = {"files": files, "cores": os.cpu_count()}
+    for jobs in sorted({1, os.cpu_count() or 1}):
+        arrivals: list[float] = []
+        t0 = time.perf_counter()
+        batch.run([folder], tmp / f"bench_{jobs}.duckdb", jobs=jobs,
+                  on_file=lambda summary, total, arrived=arrivals: arrived.append(time.perf_counter()))
+        out[f"jobs_{jobs}_wall_s"] = round(time.perf_counter() - t0, 2)
+        first = len(arrivals) // 10
+        rate = (len(arrivals) - 1 - first) / (arrivals[-1] - arrivals[first]) if len(arrivals) >= 20 else None
+        out[f"jobs_{jobs}_reports_per_s"] = round(rate, 1) if rate else None
+    rates = [out[k] for k in out if k.endswith("_reports_per_s")]
+    out["speed_up"] = round(rates[-1] / rates[0], 2) if all(rates) else None
+    return out
+
+
 def run(out_path: Path, quick: bool = False, step: Callable[[str], None] = lambda m: None) -> dict:
     import tempfile
 
@@ -338,6 +364,8 @@ def run(out_path: Path, quick: bool = False, step: Callable[[str], None] = lambd
     step("extract --jobs")
     with tempfile.TemporaryDirectory() as tmp:
         results["extract_jobs"] = bench_jobs(texts, Path(tmp), files=200 if quick else 600)
+        step("batch into DuckDB")
+        results["batch_jobs"] = bench_batch(texts, Path(tmp), files=200 if quick else 600)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     return results
@@ -377,9 +405,12 @@ def render(results: dict, console) -> None:
     table.add_row("  the first start after installing (builds the jieba cache), s",
                   str(h["first_start_s"]), "", "", "")
     table.add_row("service RSS, MB", str(h["server_rss_mb"]), "", "", "≤ 400")
-    j = results["extract_jobs"]
-    keys = [k for k in j if k.endswith("_reports_per_s")]
-    table.add_row(f"extract --jobs over {j['files']} files, reports/s after start-up",
-                  " / ".join(f"{k[5:].split('_')[0]} jobs: {j[k]}" for k in keys), "1 job",
-                  f"{j['speed_up']} ×", f"→ {j['cores']} × on {j['cores']} cores")
+    for name, what in (("extract_jobs", "extract --jobs to JSON Lines"), ("batch_jobs", "batch --jobs into DuckDB")):
+        j = results.get(name)
+        if not j:
+            continue
+        keys = [k for k in j if k.endswith("_reports_per_s")]
+        table.add_row(f"{what} over {j['files']} files, reports/s after start-up",
+                      " / ".join(f"{k[5:].split('_')[0]} jobs: {j[k]}" for k in keys), "1 job",
+                      f"{j['speed_up']} ×", f"→ {j['cores']} × on {j['cores']} cores")
     console.print(table)
