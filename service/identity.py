@@ -5,7 +5,9 @@ Read from the report's head, where every report names itself
 agency sometimes on a line of its own above, the year sometimes first), from a
 crawler's header lines (``标题:`` / ``发布时间:``), from the statistical period
 (``统计期限自2023年1月1日起``) when the title has no year, and from the signature at
-the end (agency and date) or a ``发布日期`` line for the publication date.  The year is
+the end (agency and date) or a ``发布日期`` line for the publication date; where the
+text says nothing, the file's own title (HTML ``<title>``, PDF and DOCX properties) and
+an HTML page's declared publication date.  The year is
 the reporting year, never the publication date's.  Anything not found is None:
 never guessed.
 
@@ -96,6 +98,13 @@ def identify(doc: Document) -> ReportInfo:
                 info.agency = name
                 info.spans["agency"] = _span(offsets, at, at + len(name))
                 break
+    if info.title is None and doc.metadata.get("title"):
+        # the file's own title (an HTML <title>, PDF or DOCX properties): no span in the text
+        title = _TITLE.search(doc.metadata["title"])
+        if title:
+            info.title = doc.metadata["title"][title.start():title.end()].strip()
+            info.year = int(title.group("year"))
+            info.agency = _clean_agency(title.group("before")) or _clean_agency(title.group("between"))
     if info.year is None:
         period = _PERIOD.search(text[:3000])
         if period:
@@ -113,6 +122,8 @@ def identify(doc: Document) -> ReportInfo:
         if 1 <= m <= 12 and 1 <= d <= 31:
             info.published = f"{y:04d}-{m:02d}-{d:02d}"
             info.spans["published"] = Span(start=date.start(), end=date.end())
+    if info.published is None and doc.metadata.get("date"):
+        info.published = doc.metadata["date"]  # a page's declared publication date
     if info.agency:
         info.agency_key = agency_key(info.agency)
     return info

@@ -52,6 +52,9 @@ class Document:
     format: str = "txt"
     tables: list[SourceTable] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: What the file says of itself outside its text: ``title`` (HTML, PDF, DOCX) and
+    #: ``date`` (YYYY-MM-DD, an HTML page's declared publication date).
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 # --- public: one extraction --------------------------------------------------

@@ -65,3 +65,14 @@ def test_every_extraction_says_which_report_it_is():
     assert (report.agency, report.agency_key, report.year, report.published) == (
         "临淄区卫生健康局", "临淄区卫生健康局", 2024, "2025-01-20")
     assert text[report.spans["published"].start:report.spans["published"].end] == "2025年1月20日"
+
+
+def test_the_files_own_title_and_date_when_the_text_has_none():
+    from service import ingest
+
+    page = ("<html><head><title>淮安市洪泽区人民政府2023年政府信息公开工作年度报告 - 门户网站</title>"
+            "<meta name='PubDate' content='2024-01-22 09:30'></head><body><div class='content'>"
+            "<p>一、总体情况</p><p>本机关全年依法公开政府信息 12 条。</p></div></body></html>").encode()
+    report = identify(ingest.read(page))
+    assert (report.agency, report.year, report.published) == ("淮安市洪泽区人民政府", 2023, "2024-01-22")
+    assert "agency" not in report.spans  # (read from the file's properties, not from its text)

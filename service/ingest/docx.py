@@ -162,6 +162,11 @@ def read(data: bytes, meter: Meter | None = None) -> Document:
     except Exception as exc:  # python-docx raises its own types for broken packages
         raise ExtractionError("docx_corrupt", f"the DOCX cannot be opened: {type(exc).__name__}: {exc}") from exc
     builder = DocumentBuilder("docx", meter)
+    try:
+        props = document.core_properties
+        builder.metadata["title"] = (props.title or "").strip()  # (not its creation date: a template's)
+    except Exception:  # noqa: BLE001 - a damaged docProps part is no reason to refuse the text
+        pass
     for block in _content_children(body):
         if block.tag == _W + "p":
             builder.paragraph(_paragraph_text(block))

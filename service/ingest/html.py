@@ -15,7 +15,7 @@ import lxml.html
 from lxml import etree
 
 from service.budget import DEFAULT, Meter
-from service.ingest.render import DocumentBuilder, Grid, is_wide
+from service.ingest.render import DocumentBuilder, Grid, is_wide, metadata_date
 from service.ingest.text import decode
 from service.types import Document, ExtractionError
 
@@ -259,6 +259,25 @@ def _depth(root: etree._Element, meter: Meter) -> None:
             meter.check_depth(depth)
 
 
+#: <meta> names a page's publication date goes by (CMS conventions).
+_PUBLISHED_META = ("pubdate", "publishdate", "publish_date", "article:published_time", "firstpublishedtime",
+                   "dc.date", "dcterms.issued", "date")
+
+
+def _metadata(root: etree._Element) -> dict[str, str]:
+    """The page's <title> and publication date <meta>, before the head is dropped."""
+    out: dict[str, str] = {}
+    title = root.find(".//title")
+    if title is not None and title.text_content().strip():
+        out["title"] = _collapse(title.text_content()).strip()
+    for meta in root.iter("meta"):
+        name = (meta.get("name") or meta.get("property") or "").strip().lower()
+        if name in _PUBLISHED_META and (date := metadata_date(meta.get("content"))):
+            out["date"] = date
+            break
+    return out
+
+
 def from_str(text: str, meter: Meter | None = None) -> Document:
     meter = meter or DEFAULT.meter()
     # lxml refuses str input that declares an encoding; the text is decoded already.
@@ -273,12 +292,14 @@ def from_str(text: str, meter: Meter | None = None) -> Document:
     except (etree.ParserError, ValueError) as exc:
         raise ExtractionError("html_unreadable", f"the HTML cannot be parsed: {exc}") from exc
     _depth(root, meter)
+    metadata = _metadata(root)
     body = root.find("body")
     if body is None:
         body = root
     _strip_junk(body)
     content = _report_body(body)
     builder = DocumentBuilder("html", meter)
+    builder.metadata.update(metadata)
     if nuls:
         builder.warnings.append(f"{nuls} NUL characters were removed from the page")
     title = _title_before(content)

@@ -322,7 +322,7 @@ def _box(bbox, offset: float) -> tuple[float, float, float, float]:
     return float(x0), float(x1), float(top) + offset, float(bottom) + offset
 
 
-def _open_pages(data: bytes, meter: Meter) -> tuple[list[Page], int, int, int]:
+def _open_pages(data: bytes, meter: Meter) -> tuple[list[Page], int, int, int, dict[str, str]]:
     import pdfplumber
     from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
 
@@ -337,6 +337,9 @@ def _open_pages(data: bytes, meter: Meter) -> tuple[list[Page], int, int, int]:
         raise ExtractionError("pdf_corrupt", f"the PDF cannot be parsed: {cause!r}") from exc
     pages: list[Page] = []
     undecoded = images = chars = 0
+    info = getattr(pdf, "metadata", None) or {}
+    # (its title only: a creation date is not the publication's)
+    metadata = {"title": _decoded(info.get("Title")) or ""}
     try:
         with pdf:
             offset = 0.0
@@ -353,7 +356,18 @@ def _open_pages(data: bytes, meter: Meter) -> tuple[list[Page], int, int, int]:
         raise
     except Exception as exc:  # a damaged object inside an otherwise readable file
         raise ExtractionError("pdf_corrupt", f"the PDF is damaged: {type(exc).__name__}: {exc}") from exc
-    return pages, chars, undecoded, images
+    return pages, chars, undecoded, images, metadata
+
+
+def _decoded(value: object) -> str | None:
+    """A PDF metadata value as text (pdfminer gives bytes for some)."""
+    if isinstance(value, bytes):
+        for codec in ("utf-16", "utf-8", "latin-1"):
+            try:
+                return value.decode(codec).strip("\x00 ")
+            except UnicodeDecodeError:
+                continue
+    return str(value) if value is not None else None
 
 
 # --- page furniture -------------------------------------------------------------------
@@ -532,7 +546,7 @@ def read(data: bytes, meter: Meter | None = None) -> Document:
     meter = meter or DEFAULT.meter()
     if b"%%EOF" not in data[-2048:]:
         raise ExtractionError("pdf_corrupt", "the PDF is truncated (no end-of-file marker)")
-    pages, n_chars, undecoded, images = _open_pages(data, meter)
+    pages, n_chars, undecoded, images, metadata = _open_pages(data, meter)
     if not pages:
         raise ExtractionError("pdf_corrupt", "the PDF has no pages")
     if n_chars == 0 or undecoded > n_chars:
@@ -543,6 +557,7 @@ def read(data: bytes, meter: Meter | None = None) -> Document:
     _drop_page_furniture(pages)
     blocks = _merge_page_breaks(pages)
     builder = DocumentBuilder("pdf", meter)
+    builder.metadata.update(metadata)
     if undecoded:
         builder.warnings.append(f"{undecoded} characters without a Unicode mapping were skipped")
     _render(blocks, builder, pages[0].width / 2)

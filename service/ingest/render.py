@@ -126,6 +126,7 @@ class DocumentBuilder:
         self._pos = 0
         self._tables: list[SourceTable] = []
         self.warnings: list[str] = []
+        self.metadata: dict[str, str] = {}
         self._nuls = 0
 
     def _write(self, s: str) -> None:
@@ -200,4 +201,18 @@ class DocumentBuilder:
         text = "".join(self._parts).rstrip("\n")
         text = text + "\n" if text else ""
         tables = [t for t in self._tables if t.start < len(text)]
-        return Document(text=text, format=self.format, tables=tables, warnings=list(self.warnings))
+        return Document(text=text, format=self.format, tables=tables, warnings=list(self.warnings),
+                        metadata={k: v for k, v in self.metadata.items() if v})
+
+
+_METADATA_DATE = re.compile(r"(?:D:)?((?:19|20)\d{2})-?(\d{2})-?(\d{2})")
+
+
+def metadata_date(value: object) -> str | None:
+    """YYYY-MM-DD of a metadata date (a datetime, ``D:20240120…``, ``2024-01-20 …``)."""
+    if value is None:
+        return None
+    if hasattr(value, "strftime"):
+        return value.strftime("%Y-%m-%d")
+    m = _METADATA_DATE.match(str(value).strip())
+    return f"{m.group(1)}-{m.group(2)}-{m.group(3)}" if m else None
