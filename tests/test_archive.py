@@ -188,3 +188,15 @@ def test_the_service_serves_the_archive(tmp_path):
         assert agency["audit"]["failed"] == 1
     with TestClient(create_app(Settings())) as client:  # without --db the routes are not there
         assert client.get("/v1/reports").status_code == 404
+
+
+def test_reprocess_older_reads_again_what_another_models_version_read(tmp_path):
+    db = tmp_path / "r.duckdb"
+    batch.run([YEARS], db)
+    con = archive.connect(db)
+    con.execute("UPDATE reports SET models_version = 'older' WHERE source LIKE '%2022%'")
+    con.close()
+    assert batch.run([YEARS], db).stored == 0
+    again = batch.run([YEARS], db, reprocess_older=True)
+    assert (again.stored, again.skipped) == (1, 2)
+    assert _rows(db, "SELECT count(*), count(DISTINCT models_version) FROM reports")[0] == (3, 1)
