@@ -127,18 +127,60 @@ COLUMNS = {
 
 
 @dataclass(frozen=True)
+class Prepared:
+    """A report's rows, column by column, ready to store (made where it was extracted:
+    a batch's workers, so that the one writer only appends columns)."""
+
+    report: dict                                # reports' fields but id and models_version
+    columns: dict[str, dict[str, list]]         # child table -> column -> values (no report_id)
+
+
+def prepare(result: dict) -> Prepared:
+    """An extraction's JSON dict (or ``{"error": {"code", "detail"}}``) as rows to store."""
+    info, error = result.get("report") or {}, result.get("error") or {}
+    report = {"agency": info.get("agency"), "agency_key": info.get("agency_key"), "year": info.get("year"),
+              "title": info.get("title"), "published": info.get("published"), "layout": result.get("layout"),
+              "format": result.get("format"), "error_code": error.get("code"), "error_detail": error.get("detail")}
+    columns: dict[str, dict[str, list]] = {t: {c: [] for c in COLUMNS[t][1:]} for t in CHILD_TABLES}
+    if error:
+        return Prepared(report, columns)
+    flags = {f["cell"]: f["reason"] for f in result.get("cell_flags", [])}
+    provenance = result.get("provenance", {})
+    cells = columns["cells"]
+    for table, rows in (result.get("tables") or {}).items():
+        for row, cols in rows.items():
+            for col, value in cols.items():
+                key = f"{table}.{row}.{col}"
+                start, end = provenance.get(key, (None, None))
+                for name, v in (("table_key", table), ("row_key", row), ("col_key", col), ("value", _number(value)),
+                                ("raw", None if value is None else str(value)), ("flag", flags.get(key)),
+                                ("start", start), ("end", end)):
+                    cells[name].append(v)
+    for table, source, fields in (
+            ("sections", result.get("sections", []), ("key", "heading", "start", "end")),
+            ("metrics", result.get("metrics", []), ("type", "channel", "value", "unit", "confidence", "start",
+                                                    "end", "text")),
+            ("checks", result.get("checks", []), ("rule", "scope", "ok", "expected", "found", "detail"))):
+        for item in source:
+            for name in fields:
+                value = item.get(name)
+                columns[table][name].append(_number(value) if name == "value" else value)
+    return Prepared(report, columns)
+
+
+@dataclass(frozen=True)
 class Item:
     """One file's result to store."""
 
     source: str
     sha256: str
-    result: dict  # an extraction's JSON dict, or {"error": {"code", "detail"}}
+    prepared: Prepared
     replace: bool = True  # remove what was stored of the same file first
 
 
 def store(con, *, source: str, sha256: str, result: dict, models_version: str, replace: bool = True) -> int:
     """Store one report in one transaction (see ``store_many``).  Returns its id."""
-    return store_many(con, [Item(source, sha256, result, replace)], models_version)[0]
+    return store_many(con, [Item(source, sha256, prepare(result), replace)], models_version)[0]
 
 
 def store_many(con, items: list[Item], models_version: str) -> list[int]:
@@ -162,20 +204,22 @@ def store_many(con, items: list[Item], models_version: str) -> list[int]:
                     con.execute(f"DELETE FROM {table} WHERE report_id IN ({ids})")
                 con.execute(f"DELETE FROM reports WHERE id IN ({ids})")
         ids = [r[0] for r in con.execute("SELECT nextval('report_ids') FROM range(?)", [len(items)]).fetchall()]
-        reports = []
-        children: dict[str, list[tuple]] = {table: [] for table in CHILD_TABLES}
+        reports: dict[str, list] = {c: [] for c in COLUMNS["reports"]}
+        children: dict[str, dict[str, list]] = {t: {c: [] for c in COLUMNS[t]} for t in CHILD_TABLES}
         for report_id, it in zip(ids, items):
-            info, error = it.result.get("report") or {}, it.result.get("error") or {}
-            reports.append((report_id, it.source, it.sha256, info.get("agency"), info.get("agency_key"),
-                            info.get("year"), info.get("title"), info.get("published"), it.result.get("layout"),
-                            it.result.get("format"), models_version, error.get("code"), error.get("detail"), now))
-            if not error:
-                for table, rows in _children(report_id, it.result).items():
-                    children[table] += rows
+            row = {"id": report_id, "source": it.source, "sha256": it.sha256, "models_version": models_version,
+                   "extracted_at": now, **it.prepared.report}
+            for name in COLUMNS["reports"]:
+                reports[name].append(row[name])
+            for table, columns in it.prepared.columns.items():
+                n = len(next(iter(columns.values()), []))
+                children[table]["report_id"].extend([report_id] * n)
+                for name, values in columns.items():
+                    children[table][name].extend(values)
         _insert(con, "reports", reports)
-        for table, rows in children.items():
-            if rows:
-                _insert(con, table, rows)
+        for table, columns in children.items():
+            if columns["report_id"]:
+                _insert(con, table, columns)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -183,36 +227,12 @@ def store_many(con, items: list[Item], models_version: str) -> list[int]:
     return ids
 
 
-def _children(report_id: int, result: dict) -> dict[str, list[tuple]]:
-    """A report's rows of the child tables."""
-    flags = {f["cell"]: f["reason"] for f in result.get("cell_flags", [])}
-    provenance = result.get("provenance", {})
-    cells = []
-    for table, rows in (result.get("tables") or {}).items():
-        for row, cols in rows.items():
-            for col, value in cols.items():
-                key = f"{table}.{row}.{col}"
-                start, end = provenance.get(key, (None, None))
-                cells.append((report_id, table, row, col, _number(value), None if value is None else str(value),
-                              flags.get(key), start, end))
-    return {
-        "sections": [(report_id, s["key"], s.get("heading"), s["start"], s["end"])
-                     for s in result.get("sections", [])],
-        "cells": cells,
-        "metrics": [(report_id, m["type"], m.get("channel"), _number(m["value"]), m.get("unit"),
-                     m.get("confidence"), m["start"], m["end"], m.get("text")) for m in result.get("metrics", [])],
-        "checks": [(report_id, c["rule"], c["scope"], c["ok"], c.get("expected"), c.get("found"), c.get("detail"))
-                   for c in result.get("checks", [])],
-    }
-
-
-def _insert(con, table: str, rows: list[tuple]) -> None:
-    """Rows into a table in one statement, as an Arrow table DuckDB scans
+def _insert(con, table: str, columns: dict[str, list]) -> None:
+    """Columns into a table in one statement, as an Arrow table DuckDB scans
     (``executemany`` runs a statement per row: 150 ms a report)."""
     import pyarrow as pa
 
-    arrow = pa.table({name: [row[i] for row in rows] for i, name in enumerate(COLUMNS[table])})
-    con.register("_rows", arrow)
+    con.register("_rows", pa.table({name: columns[name] for name in COLUMNS[table]}))
     try:
         con.execute(f"INSERT INTO {table} SELECT * FROM _rows")
     finally:

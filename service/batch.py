@@ -55,10 +55,14 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def prepare_file(path: str, max_mb: float = 20.0) -> archive.Prepared:
+    """One file's extraction as the archive's rows (runs in the worker: a process of
+    the pool or of the Dask cluster, whose models are loaded once per process)."""
+    return archive.prepare(extract_file(path, max_mb))
+
+
 def extract_file(path: str, max_mb: float = 20.0) -> dict:
-    """One file's extraction as a JSON dict, or ``{"error": {"code", "detail"}}``
-    (runs in the worker: a process of the pool or of the Dask cluster, whose models
-    are loaded once per process)."""
+    """One file's extraction as a JSON dict, or ``{"error": {"code", "detail"}}``."""
     from service.budget import Budget
     from service.ingest import read_file
     from service.pipeline import extract, get_models
@@ -82,10 +86,10 @@ class Summary:
     errors: list[str] = field(default_factory=list)
 
 
-def _local_results(todo: list[tuple[Path, str]], jobs: int) -> Iterator[tuple[Path, str, dict]]:
+def _local_results(todo: list[tuple[Path, str]], jobs: int) -> Iterator[tuple[Path, str, archive.Prepared]]:
     if jobs <= 1:
         for path, sha in todo:
-            yield path, sha, extract_file(str(path))
+            yield path, sha, prepare_file(str(path))
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -94,13 +98,13 @@ def _local_results(todo: list[tuple[Path, str]], jobs: int) -> Iterator[tuple[Pa
     with ProcessPoolExecutor(jobs, mp_context=context) as pool:
         # chunks: fewer round trips to the workers, small enough for the cores to finish together
         chunk = max(1, min(16, len(todo) // (jobs * 8)))
-        results = pool.map(extract_file, [str(path) for path, _ in todo], chunksize=chunk)
+        results = pool.map(prepare_file, [str(path) for path, _ in todo], chunksize=chunk)
         for (path, sha), result in zip(todo, results):
             yield path, sha, result
 
 
 def _dask_results(todo: list[tuple[Path, str]], jobs: int, scheduler: str | None,
-                  ) -> Iterator[tuple[Path, str, dict]]:
+                  ) -> Iterator[tuple[Path, str, archive.Prepared]]:
     from dask.distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -111,7 +115,7 @@ def _dask_results(todo: list[tuple[Path, str]], jobs: int, scheduler: str | None
                                dashboard_address=None)
         client = Client(cluster)
     try:
-        futures = client.map(extract_file, [str(p) for p, _ in todo], pure=False)
+        futures = client.map(prepare_file, [str(p) for p, _ in todo], pure=False)
         where = {f.key: item for f, item in zip(futures, todo)}
         for future in as_completed(futures):
             path, sha = where[future.key]
@@ -159,17 +163,17 @@ def run(paths: Iterable[str | Path], db: str | Path, *, jobs: int = 1, force: bo
             archive.store_many(con, pending, models_version)
             for item in pending:
                 summary.stored += 1
-                if "error" in item.result:
+                if item.prepared.report["error_code"]:
                     summary.failed += 1
-                    summary.errors.append(f"{item.source}: {item.result['error']['detail']}")
+                    summary.errors.append(f"{item.source}: {item.prepared.report['error_detail']}")
                 if on_file:
                     on_file(summary, len(todo))
             pending.clear()
 
-        for path, sha, result in results:
+        for path, sha, prepared in results:
             if not pending:
                 since = time.monotonic()
-            pending.append(archive.Item(str(path), sha, result, replace=sha in known))
+            pending.append(archive.Item(str(path), sha, prepared, replace=sha in known))
             if len(pending) >= GROUP_REPORTS or time.monotonic() - since >= GROUP_SECONDS:
                 commit()
         commit()
