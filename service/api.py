@@ -60,7 +60,8 @@ class Settings:
     #: An archive of ``govreport batch`` to serve (``/v1/reports``, ``/v1/compare``).
     db: str | None = None
     budget: Budget = field(default_factory=Budget.from_env)
-    #: Extraction processes per worker process (each extracts one report at a time).
+    #: Extraction processes per worker process, each extracting one report at a time
+    #: (``GOVREPORT_SLOTS``; ``govreport serve`` shares the cores among its workers).
     slots: int = 1
 
     @classmethod
@@ -73,6 +74,7 @@ class Settings:
             "admin_token": env.get("GOVREPORT_ADMIN_TOKEN") or None,
             "models_dir": env.get("GOVREPORT_MODELS") or None,
             "db": env.get("GOVREPORT_DB") or None,
+            "slots": max(1, int(_number(env, "GOVREPORT_SLOTS", cls.slots))),
             "budget": Budget.from_env(),
         }
         values.update({k: v for k, v in explicit.items() if v is not None})
@@ -369,14 +371,16 @@ def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
     environment, into which the given options are written first."""
     import uvicorn
 
+    # extraction processes per worker: the cores shared among the workers, unless set
+    os.environ.setdefault("GOVREPORT_SLOTS", str(max(1, (os.cpu_count() or 1) // max(1, workers))))
     settings = Settings.from_env(max_upload_mb=max_upload_mb, timeout_s=timeout_s, db=db)  # (fails early on bad values)
     logging.basicConfig(level=logging.INFO)
-    from service.http_protocol import HeaderTimeoutH11Protocol
+    from service.http_protocol import header_timeout_protocol
 
     # (a request's headers must come within GOVREPORT_HEADER_TIMEOUT_S; idle
     # keep-alive connections close after 5 s)
     common = {"host": host, "port": port, "log_level": "info", "timeout_keep_alive": 5,
-              "http": HeaderTimeoutH11Protocol}
+              "http": header_timeout_protocol()}
     if workers <= 1:
         uvicorn.run(create_app(settings), **common)
         return
