@@ -168,6 +168,12 @@ DOCUMENTS: dict[str, str] = {
 全年[[published_items/all:主动公开政府信息 733 条]]，其中[[published_items/portal:县政府网站发布 512 条]]，[[published_items/media:“县融媒网”发布 96 条]]，[[published_items/wechat:“健康之声”公众号推送 125 篇]]。
 公众号还推出《健康天天说》系列文章 240 篇，累计阅读 31 万次；14 篇稿件被省卫健委网站转载。
 """,
+    "c23_city_science_commission": """一、总体情况
+2023 年市教委有 [[review_cases:2 件涉及政府信息公开工作的行政复议]]，均未被复议机关纠错；涉及的[[litigation_cases:行政诉讼数为 0 件]]。
+全年共收到政府信息公开申请 412 件，[[applications_completed:答复政府信息公开申请 398 件]]，其余结转下一年度办理。
+运用抖音号报道教育新闻，[[published_items/short_video:发布短视频 67 条]]，播放量超 120 万次。
+围绕招生入学完成政府常务会议同步配套解读 3 次；累计[[policy_interpretations:发布解读类信息 25 条]]。
+""",
 }
 
 
