@@ -427,3 +427,46 @@ def test_a_body_shorter_than_its_content_length_is_answered_408():
             while b"request_timeout" not in answer and (piece := s.recv(4096)):
                 answer += piece  # (the headers and the body may come in two pieces)
         assert answer.startswith(b"HTTP/1.1 408") and b"request_timeout" in answer
+
+
+@pytest.mark.parametrize("protocol", ["HeaderTimeoutHttpToolsProtocol", "HeaderTimeoutH11Protocol"])
+def test_both_protocols_cut_off_slow_headers_and_serve_whole_requests(protocol, monkeypatch):
+    """The header limit on each of uvicorn's parsers (h11 is the fallback where
+    httptools is missing), over a trivial app in a thread."""
+    import threading
+
+    import uvicorn
+
+    from service import http_protocol
+
+    cls = getattr(http_protocol, protocol)
+    if cls is None:
+        pytest.skip("httptools is not installed")
+    monkeypatch.setattr(http_protocol, "HEADER_TIMEOUT_S", 0.5)
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, http=cls, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(100):
+            if server.started:
+                break
+            time.sleep(0.05)
+        slow = socket.create_connection(("127.0.0.1", port))
+        slow.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text == "ok"
+        slow.settimeout(5)
+        assert slow.recv(1024) == b""  # cut off after 0.5 s
+        slow.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
