@@ -15,7 +15,7 @@ import lxml.html
 from lxml import etree
 
 from service.budget import DEFAULT, Meter
-from service.ingest.render import DocumentBuilder, Grid, is_wide, metadata_date
+from service.ingest.render import DocumentBuilder, Grid, drop_nuls, is_wide, metadata_date, nul_warning
 from service.ingest.text import decode
 from service.types import Document, ExtractionError
 
@@ -282,9 +282,7 @@ def from_str(text: str, meter: Meter | None = None) -> Document:
     meter = meter or DEFAULT.meter()
     # lxml refuses str input that declares an encoding; the text is decoded already.
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
-    nuls = text.count("\x00")
-    if nuls:  # (lxml refuses them; a figure they split is whole without them)
-        text = text.replace("\x00", "")
+    text, nuls = drop_nuls(text)  # (lxml refuses them)
     if not text.strip():
         raise ExtractionError("empty", "the HTML page is empty")
     try:
@@ -301,7 +299,7 @@ def from_str(text: str, meter: Meter | None = None) -> Document:
     builder = DocumentBuilder("html", meter)
     builder.metadata.update(metadata)
     if nuls:
-        builder.warnings.append(f"{nuls} NUL characters were removed from the page")
+        builder.warnings.append(nul_warning(nuls, "page"))
     title = _title_before(content)
     if title:
         builder.paragraph(title)

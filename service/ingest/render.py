@@ -134,10 +134,8 @@ class DocumentBuilder:
         self._pos += len(s)
 
     def _clean(self, text: str) -> str:
-        """NUL characters removed (counted for a warning): a figure they split is whole."""
-        if "\x00" in text:
-            self._nuls += text.count("\x00")
-            text = text.replace("\x00", "")
+        text, nuls = drop_nuls(text)
+        self._nuls += nuls
         return text
 
     def _ends_with_blank_line(self) -> bool:
@@ -197,12 +195,24 @@ class DocumentBuilder:
 
     def build(self) -> Document:
         if self._nuls:
-            self.warnings.append(f"{self._nuls} NUL characters were removed from the text")
+            self.warnings.append(nul_warning(self._nuls))
         text = "".join(self._parts).rstrip("\n")
         text = text + "\n" if text else ""
         tables = [t for t in self._tables if t.start < len(text)]
         return Document(text=text, format=self.format, tables=tables, warnings=list(self.warnings),
                         metadata={k: v for k, v in self.metadata.items() if v})
+
+
+def drop_nuls(text: str) -> tuple[str, int]:
+    """``text`` without its NUL characters (a figure they split is whole again), and how
+    many there were."""
+    if "\x00" not in text:
+        return text, 0
+    return text.replace("\x00", ""), text.count("\x00")
+
+
+def nul_warning(count: int, where: str = "text") -> str:
+    return f"{count} NUL characters were removed from the {where}"
 
 
 _METADATA_DATE = re.compile(r"(?:D:)?((?:19|20)\d{2})-?(\d{2})-?(\d{2})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from service.budget import DEFAULT, Meter
+from service.ingest.render import drop_nuls, nul_warning
 from service.types import Document, ExtractionError
 
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
@@ -105,9 +106,9 @@ def document(text: str, meter: Meter, warnings: list[str] | None = None) -> Docu
     """A text report's ``Document``: NUL characters removed (with a warning: a figure
     they split is whole again), the length checked against the budget."""
     warnings = list(warnings or [])
-    if "\x00" in text:
-        warnings.append(f"{text.count(chr(0))} NUL characters were removed from the text")
-        text = text.replace("\x00", "")
+    text, nuls = drop_nuls(text)
+    if nuls:
+        warnings.append(nul_warning(nuls))
     meter.add_chars(len(text))
     return Document(text=text, format="txt", warnings=warnings)
 
