@@ -55,26 +55,12 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def prepare_file(path: str, max_mb: float = 20.0) -> archive.Prepared:
+def prepare_file(path: str) -> archive.Prepared:
     """One file's extraction as the archive's rows (runs in the worker: a process of
     the pool or of the Dask cluster, whose models are loaded once per process)."""
-    return archive.prepare(extract_file(path, max_mb))
+    from service.pipeline import extract_file
 
-
-def extract_file(path: str, max_mb: float = 20.0) -> dict:
-    """One file's extraction as a JSON dict, or ``{"error": {"code", "detail"}}``."""
-    from service.budget import Budget
-    from service.ingest import read_file
-    from service.pipeline import extract, get_models
-    from service.types import ExtractionError
-
-    try:
-        data = read_file(path, max_mb)
-        return extract(data, filename=Path(path).name, models=get_models(), budget=Budget.from_env())
-    except ExtractionError as exc:
-        return {"error": {"code": exc.code, "detail": exc.detail}}
-    except RecursionError:
-        return {"error": {"code": "too_complex", "detail": "the document is nested too deeply"}}
+    return archive.prepare(extract_file(path))
 
 
 @dataclass

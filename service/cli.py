@@ -17,6 +17,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from service.ingest import MAX_FILE_MB
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Read 政府信息公开工作年度报告 into checked, traceable JSON.")
 corpus_app = typer.Typer(no_args_is_help=True, help="Work with the annotated corpus.")
@@ -40,9 +42,6 @@ def _progress(total: int, enabled: bool):
 
 # --- extract ------------------------------------------------------------------
 
-#: Largest input file read, MB (the service's upload limit).
-MAX_MB = 20.0
-
 # The models a worker process uses.  Forked workers inherit the parent's, loaded
 # once before the pool starts, so a worker costs nothing to start; where fork is
 # unavailable each worker loads its own (_init_worker).
@@ -56,25 +55,14 @@ def _init_worker(models_dir: str | None) -> None:
     _worker_models = Models.load(models_dir)
 
 
-def _extract_one(path: str, include_text: bool = False, max_mb: float = MAX_MB) -> dict:
+def _extract_one(path: str, include_text: bool = False, max_mb: float = MAX_FILE_MB) -> dict:
     """Extract one file; errors become an ``error`` object, never an exception."""
-    from service.budget import Budget
-    from service.ingest import read_file
-    from service.pipeline import extract, get_models
-    from service.types import ExtractionError
+    from service.pipeline import extract_file
 
-    try:
-        data = read_file(path, max_mb)
-        result = extract(data, filename=Path(path).name if path != "-" else None, include_text=include_text,
-                         models=_worker_models or get_models(), budget=Budget.from_env())
-    except ExtractionError as exc:
-        return {"source": path, "error": {"code": exc.code, "detail": exc.detail}}
-    except RecursionError:
-        return {"source": path, "error": {"code": "too_complex", "detail": "the document is nested too deeply"}}
-    return {"source": path, **result}
+    return {"source": path, **extract_file(path, include_text=include_text, max_mb=max_mb, models=_worker_models)}
 
 
-def _extract_line(path: str, include_text: bool = False, max_mb: float = MAX_MB) -> tuple[str | None, str]:
+def _extract_line(path: str, include_text: bool = False, max_mb: float = MAX_FILE_MB) -> tuple[str | None, str]:
     """(error message or None, the JSON line) of one file: serialised in the worker,
     so the parent only writes lines."""
     result = _extract_one(path, include_text, max_mb)
@@ -108,7 +96,7 @@ def extract(
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (0 = all cores)")] = 0,
     include_text: Annotated[bool, typer.Option(help="Add the derived text to each result")] = False,
     models: Annotated[Path | None, typer.Option(help="Models directory")] = None,
-    max_mb: Annotated[float, typer.Option(help="Largest input file, MB")] = MAX_MB,
+    max_mb: Annotated[float, typer.Option(help="Largest input file, MB")] = MAX_FILE_MB,
 ) -> None:
     """Print one JSON object per file (JSON Lines); exit 1 if any file failed.
 

@@ -201,6 +201,21 @@ def read_report(source: bytes | str, filename: str | None = None, *,
     return extraction
 
 
+def extract_file(path: str, *, include_text: bool = False, max_mb: float = ingest.MAX_FILE_MB,
+                 models: Models | None = None) -> dict:
+    """One file's extraction as the spec's JSON dict, or ``{"error": {"code", "detail"}}``
+    for a file that cannot be read as a report (never an exception); ``-`` is stdin.
+    The budgets of the environment apply (``service.budget``)."""
+    try:
+        data = ingest.read_file(path, max_mb)
+        return extract(data, filename=None if path == "-" else Path(path).name, include_text=include_text,
+                       models=models or get_models(), budget=Budget.from_env())
+    except ExtractionError as exc:
+        return {"error": {"code": exc.code, "detail": exc.detail}}
+    except RecursionError:
+        return {"error": {"code": "too_complex", "detail": "the document is nested too deeply"}}
+
+
 def extract(source: bytes | str, filename: str | None = None, *,
             include_text: bool = False, models: Models | None = None,
             budget: Budget | None = None, max_chars: int | None = None) -> dict:

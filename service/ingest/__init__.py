@@ -101,7 +101,11 @@ def read(source: bytes | str, filename: str | None = None, budget: Budget = DEFA
     return _text.document(decoded, meter, warnings)
 
 
-def read_file(path: str, max_mb: float = 20.0) -> bytes:
+#: Largest input file read from disk, MB (the service's upload limit).
+MAX_FILE_MB = 20.0
+
+
+def read_file(path: str, max_mb: float = MAX_FILE_MB) -> bytes:
     """A file's bytes, refused when it is not a regular file (a device such as
     /dev/zero, a pipe, a directory) or larger than ``max_mb``; ``-`` is stdin, read
     up to the limit.  Raises ``ExtractionError`` with a one-line reason."""
