@@ -223,8 +223,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        # Once per worker process: the models (for /v1/version) and the extraction
-        # processes, each with its own copy, ready before the first request.
+        # Once per worker process: the extraction processes (each loading its own copy
+        # of the models, meanwhile) and the models here (for /v1/version), all ready
+        # before the first request.
+        runner.start(wait=False)
         models = (pipeline.reload_models(settings.models_dir) if settings.models_dir
                   else pipeline.get_models())
         log.info("models %s loaded from %s", models.version, models.directory)
