@@ -187,6 +187,8 @@ def batch(
         help="Dask scheduler address (tcp://HOST:8786); without it --engine dask starts a local cluster")] = None,
 ) -> None:
     """Store every report under PATHS in a DuckDB archive; a re-run stores only what is new."""
+    import time
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from service import batch as batch_mod
@@ -204,14 +206,10 @@ def batch(
         started = [0.0]
 
         def on_start(total: int) -> None:
-            import time
-
             started[0] = time.monotonic()
             bar.update(task, total=total)
 
         def on_file(summary, total: int) -> None:
-            import time
-
             elapsed = max(1e-9, time.monotonic() - started[0])
             bar.update(task, completed=summary.stored, rate=f"{summary.stored / elapsed:.1f}",
                        failed=summary.failed)

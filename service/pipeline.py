@@ -125,7 +125,7 @@ def extract_document(doc: Document, models: Models | None = None,
     lap = clock.lap if clock else _no_lap
     if clock:
         clock.start()
-    report = identity.identify(doc)  # (read from the text as submitted: its offsets)
+    report = identity.identify(doc)  # (read from the text as submitted: its offsets; timed with relayout)
     relaid = relayout.relayout(doc)
     doc = relaid.doc
     lap("relayout")

@@ -188,8 +188,9 @@ class Runner:
             return self._idle.pop() if self._idle else _Child(self.models_dir)
 
     def _give_back(self, child: _Child) -> None:
-        if child.rss_mb > self.memory_ceiling_mb:
-            log.info("extraction worker %s grew to %.0f MB; replaced", child.process.pid, child.rss_mb)
+        rss = child.rss_mb
+        if rss > self.memory_ceiling_mb:
+            log.info("extraction worker %s grew to %.0f MB; replaced", child.process.pid, rss)
             child.kill()
             self.replaced += 1
             child = _Child(self.models_dir)
