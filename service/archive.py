@@ -111,6 +111,12 @@ def stored(con) -> dict[str, Stored]:
             con.execute("SELECT sha256, id, models_version, error_code FROM reports").fetchall()}
 
 
+def sql_ids(ids) -> str:
+    """Report ids written into an ``IN (…)`` list (integers: safe in the SQL; ``-1`` for
+    none, which no report has)."""
+    return ", ".join(str(int(i)) for i in ids) or "-1"
+
+
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 

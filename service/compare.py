@@ -35,13 +35,16 @@ def compare(db: str | Path, agency: str | None = None) -> list[dict]:
             sql += " AND (agency_key = ? OR agency = ? OR agency_key LIKE ?)"
             args += [agency, agency, f"%{agency}%"]
         reports = con.execute(sql + " ORDER BY agency_key, year, id", args).fetchall()
+        ids = archive.sql_ids(r[0] for r in reports)  # (only the agencies compared: not the whole archive)
         cells: dict[int, dict[str, float | None]] = {}
         for report_id, table, row, col, value in con.execute(
-                "SELECT report_id, table_key, row_key, col_key, value FROM cells").fetchall():
+                f"SELECT report_id, table_key, row_key, col_key, value FROM cells WHERE report_id IN ({ids})"
+        ).fetchall():
             cells.setdefault(report_id, {})[f"{table}.{row}.{col}"] = value
         metrics: dict[int, dict[str, float]] = {}
         for report_id, mtype, channel, value in con.execute(
-                "SELECT report_id, type, channel, value FROM metrics ORDER BY report_id, \"start\"").fetchall():
+                f"SELECT report_id, type, channel, value FROM metrics WHERE report_id IN ({ids}) "
+                "ORDER BY report_id, \"start\"").fetchall():
             key = f"{mtype}.{channel}" if channel else mtype
             metrics.setdefault(report_id, {}).setdefault(key, value)  # the first mention
     finally:

@@ -57,7 +57,7 @@ def export(db: str | Path, fmt: str, out: str | Path, agency: str | None = None,
 
 def _long_form(con, reports: list[tuple], out: Path, fmt: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    ids = ", ".join(str(int(r[0])) for r in reports) or "-1"  # (integers: safe to write into the SQL)
+    ids = archive.sql_ids(r[0] for r in reports)
     options = "FORMAT csv, HEADER" if fmt == "csv" else "FORMAT parquet"
     for table in ("reports", *archive.CHILD_TABLES):
         column = "id" if table == "reports" else "report_id"
@@ -92,7 +92,8 @@ def _xlsx(con, reports: list[tuple], out: Path) -> None:
     book.remove(book.active)
     cells: dict[int, dict[tuple[str, str, str], tuple]] = {}
     for report_id, table, row, col, value, raw in con.execute(
-            "SELECT report_id, table_key, row_key, col_key, value, raw FROM cells").fetchall():
+            "SELECT report_id, table_key, row_key, col_key, value, raw FROM cells "
+            f"WHERE report_id IN ({archive.sql_ids(r[0] for r in reports)})").fetchall():
         cells.setdefault(report_id, {})[(table, row, col)] = (value, raw)
     for table, title in SHEET_TITLES.items():
         sheet = book.create_sheet(title)
