@@ -26,13 +26,14 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import ClientDisconnect
 
 import service
-from service import pipeline
+from service import pipeline, review
 from service.budget import Budget
 from service.runner import Job, Runner
 from service.types import Extraction, ExtractionError
@@ -59,6 +60,8 @@ class Settings:
     models_dir: str | None = None
     #: An archive of ``govreport batch`` to serve (``/v1/reports``, ``/v1/compare``).
     db: str | None = None
+    #: Where the review page saves corrected annotations (off when None; ``service.review``).
+    corpus_dir: str | None = None
     budget: Budget = field(default_factory=Budget.from_env)
     #: Extraction processes per worker process, each extracting one report at a time
     #: (``GOVREPORT_SLOTS``; ``govreport serve`` shares the cores among its workers).
@@ -74,6 +77,7 @@ class Settings:
             "admin_token": env.get("GOVREPORT_ADMIN_TOKEN") or None,
             "models_dir": env.get("GOVREPORT_MODELS") or None,
             "db": env.get("GOVREPORT_DB") or None,
+            "corpus_dir": env.get("GOVREPORT_CORPUS_DIR") or None,
             "slots": max(1, int(_number(env, "GOVREPORT_SLOTS", cls.slots))),
             "budget": Budget.from_env(),
         }
@@ -236,7 +240,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             runner.close()
 
-    app = FastAPI(title="govreport",
+    # (FastAPIOffline: /docs and /redoc load their scripts from an installed package, not a CDN)
+    app = FastAPIOffline(title="govreport",
                   description="Chinese government information-disclosure annual reports → checked, "
                               "traceable JSON.",
                   version=service.__version__, lifespan=lifespan)
@@ -286,21 +291,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
               openapi_extra={"requestBody": _EXTRACT_BODY},
               summary="Read one report (file upload, JSON text or raw body) into the spec's JSON")
     async def extract(request: Request, include_text: bool = False) -> Response:
-        source, filename = await _source_from_request(request, settings)
-        if not source:
-            raise ApiError(422, "empty", "the request carries no document")
-        job = Job(source, filename, include_text, settings.budget)
-        try:
-            result = await runner.run(job, settings.timeout_s)
-        except TimeoutError:
-            raise ApiError(504, "timeout", f"extraction took longer than {settings.timeout_s:g} s") from None
-        except ExtractionError as exc:
-            status = 415 if exc.code in UNSUPPORTED_CODES else 422
-            raise ApiError(status, exc.code, exc.detail) from exc
+        result, _ = await extract_request(request, include_text)
         return Response(result, media_type="application/json")
 
     if settings.db:
         _archive_routes(app, settings.db)
+    app.include_router(review.router)  # the review page at / (service/review.py)
 
     @app.post("/v1/admin/reload", response_model=ReloadResult,
               responses={403: {"model": ErrorBody}, 404: {"model": ErrorBody}, 503: {"model": ErrorBody}})
@@ -308,9 +304,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         token = settings.admin_token
         if not token:
             raise ApiError(404, "not_found", "admin endpoints are disabled (GOVREPORT_ADMIN_TOKEN is not set)")
-        given = request.headers.get("authorization", "")
-        expected = f"Bearer {token}"
-        if not hmac.compare_digest(given.encode(), expected.encode()):
+        if not bearer_matches(request, token):
             raise ApiError(403, "forbidden", "a valid 'Authorization: Bearer <token>' header is required")
         try:
             models = await anyio.to_thread.run_sync(pipeline.reload_models, settings.models_dir)
@@ -322,6 +316,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                             models=models.manifest)
 
     return app
+
+
+def bearer_matches(request: Request, token: str) -> bool:
+    """Whether the request carries ``Authorization: Bearer <token>`` (compared in constant time)."""
+    given = request.headers.get("authorization", "")
+    return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+
+async def extract_source(request: Request, source: bytes | str, filename: str | None,
+                         include_text: bool) -> bytes:
+    """One extraction in the app's extraction processes, under its time limit and
+    budget: the JSON bytes, or an ``ApiError`` (415 / 422 / 504)."""
+    settings: Settings = request.app.state.settings
+    if not source:
+        raise ApiError(422, "empty", "the request carries no document")
+    job = Job(source, filename, include_text, settings.budget)
+    try:
+        return await request.app.state.runner.run(job, settings.timeout_s)
+    except TimeoutError:
+        raise ApiError(504, "timeout", f"extraction took longer than {settings.timeout_s:g} s") from None
+    except ExtractionError as exc:
+        status = 415 if exc.code in UNSUPPORTED_CODES else 422
+        raise ApiError(status, exc.code, exc.detail) from exc
+
+
+async def extract_request(request: Request, include_text: bool) -> tuple[bytes, bytes | str]:
+    """The document a request carries (upload, JSON text or raw body, within the upload
+    limit), extracted: (the JSON bytes, the document as received)."""
+    source, filename = await _source_from_request(request, request.app.state.settings)
+    return await extract_source(request, source, filename, include_text), source
 
 
 def _archive_routes(app: FastAPI, db: str) -> None:
@@ -363,7 +387,8 @@ def _archive_routes(app: FastAPI, db: str) -> None:
 
 
 def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
-        max_upload_mb: float | None = None, timeout_s: float | None = None, db: str | None = None) -> None:
+        max_upload_mb: float | None = None, timeout_s: float | None = None, db: str | None = None,
+        corpus_dir: str | None = None) -> None:
     """Serve with uvicorn (``govreport serve``).  An option given here beats the
     environment, which beats the default, whatever the number of workers: one worker
     serves an app built with them; several workers each build theirs from the
@@ -372,7 +397,8 @@ def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
 
     # extraction processes per worker: the cores shared among the workers, unless set
     os.environ.setdefault("GOVREPORT_SLOTS", str(max(1, (os.cpu_count() or 1) // max(1, workers))))
-    settings = Settings.from_env(max_upload_mb=max_upload_mb, timeout_s=timeout_s, db=db)  # (fails early on bad values)
+    settings = Settings.from_env(max_upload_mb=max_upload_mb, timeout_s=timeout_s, db=db,
+                                 corpus_dir=corpus_dir)  # (fails early on bad values)
     logging.basicConfig(level=logging.INFO)
     from service.http_protocol import header_timeout_protocol
 
@@ -389,6 +415,8 @@ def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
         os.environ["GOVREPORT_TIMEOUT_S"] = str(timeout_s)
     if db is not None:
         os.environ["GOVREPORT_DB"] = db
+    if corpus_dir is not None:
+        os.environ["GOVREPORT_CORPUS_DIR"] = corpus_dir
     uvicorn.run("service.api:create_app", factory=True, workers=workers, **common)
 
 

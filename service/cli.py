@@ -287,8 +287,11 @@ def serve(
         help="Per-request time limit, seconds [default: $GOVREPORT_TIMEOUT_S, else 60]", show_default=False)] = None,
     db: Annotated[Path | None, typer.Option(
         help="Serve this govreport batch archive too (/v1/reports, /v1/compare)")] = None,
+    corpus_dir: Annotated[Path | None, typer.Option(
+        help="Where the review page saves corrected annotations (off without it) "
+             "[default: $GOVREPORT_CORPUS_DIR]", show_default=False)] = None,
 ) -> None:
-    """Run the HTTP extraction service (POST /v1/extract)."""
+    """Run the HTTP extraction service (POST /v1/extract) and the review page at /."""
     from service import api
     from service.archive import ArchiveError, connect
 
@@ -298,9 +301,14 @@ def serve(
             connect(db, create=False, read_only=True).close()
         except ArchiveError as exc:
             _fail(str(exc))
+    if corpus_dir is not None:
+        try:
+            corpus_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            _fail(f"--corpus-dir {corpus_dir}: {exc.strerror or exc}")
     try:
         api.run(host=host, port=port, workers=workers, max_upload_mb=max_upload_mb, timeout_s=timeout,
-                db=str(db) if db else None)
+                db=str(db) if db else None, corpus_dir=str(corpus_dir) if corpus_dir else None)
     except ValueError as exc:  # a limit in the environment that is not a number
         _fail(str(exc))
 

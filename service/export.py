@@ -66,7 +66,7 @@ def _long_form(con, reports: list[tuple], out: Path, fmt: str) -> None:
                     f"TO '{target}' ({options})")
 
 
-def _rows_and_columns(table: str, layout: str | None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def rows_and_columns(table: str, layout: str | None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(row key, Chinese label) and (column key, Chinese label) of a table's layout."""
     if table == "active_disclosure":
         rows = ACTIVE_2019 if layout == "2019" else ACTIVE_2021
@@ -101,7 +101,7 @@ def _xlsx(con, reports: list[tuple], out: Path) -> None:
         for report_id, source, agency, _, year, layout in reports:
             sheet.cell(line, 1, f"{agency or '（机关未知）'} {year or '（年度未知）'}").font = bold
             sheet.cell(line, 2, source)
-            rows, cols = _rows_and_columns(table, layout)
+            rows, cols = rows_and_columns(table, layout)
             for j, (_, label) in enumerate(cols):
                 sheet.cell(line + 1, j + 2, label).font = bold
             for i, (row_key, label) in enumerate(rows):
