@@ -42,6 +42,8 @@ log = logging.getLogger("govreport.api")
 
 #: ExtractionError codes that mean "we do not read this kind of input".
 UNSUPPORTED_CODES = {"unsupported_type", "binary", "undecodable"}
+#: Page images one request may carry (several ``file`` fields: one scanned report).
+MAX_PAGE_IMAGES = 100
 #: Room for multipart framing around an upload of the maximum size.
 MULTIPART_OVERHEAD = 64 * 1024
 #: A client must send its body within this many seconds (slow clients hold a slot;
@@ -184,26 +186,27 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)  # (a client that disconnects: the app's ClientDisconnect handler)
 
 
-async def _source_from_request(request: Request, settings: Settings) -> tuple[bytes | str, str | None]:
+async def _source_from_request(request: Request,
+                               settings: Settings) -> tuple[bytes | str | list[bytes], str | None]:
     content_type = request.headers.get("content-type", "").lower()
     limit = settings.max_upload_bytes
     if content_type.startswith("multipart/form-data"):
         body = await _read_body(request, limit + MULTIPART_OVERHEAD)
         request._body = body  # starlette reads the form from the cached body
         try:
-            form = await request.form(max_files=1, max_fields=5, max_part_size=limit)
+            form = await request.form(max_files=MAX_PAGE_IMAGES, max_fields=5, max_part_size=limit)
         except MultiPartException as exc:
             raise ApiError(400, "bad_request", f"malformed multipart body: {exc.message}") from exc
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
+        uploads = [u for u in form.getlist("file") if not isinstance(u, str)]
+        if not uploads:
             text = form.get("text")
             if isinstance(text, str):
                 return text, None
             raise ApiError(422, "invalid_request", "the multipart body needs a file field named 'file'")
-        data = await upload.read()
-        if len(data) > limit:
-            raise ApiError(413, "too_large", f"the file is {len(data)} bytes; the limit is {limit}")
-        return data, upload.filename
+        files = [await upload.read() for upload in uploads]
+        if len(files) > 1:  # the page images of one scanned report, in order
+            return files, uploads[0].filename
+        return files[0], uploads[0].filename
     body = await _read_body(request, limit)
     if not body.strip():
         raise ApiError(422, "empty", "the request body is empty")
@@ -324,7 +327,7 @@ def bearer_matches(request: Request, token: str) -> bool:
     return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
 
 
-async def extract_source(request: Request, source: bytes | str, filename: str | None,
+async def extract_source(request: Request, source: bytes | str | list[bytes], filename: str | None,
                          include_text: bool) -> bytes:
     """One extraction in the app's extraction processes, under its time limit and
     budget: the JSON bytes, or an ``ApiError`` (415 / 422 / 504)."""

@@ -28,6 +28,7 @@ ENVIRONMENT = {
     "cells": "GOVREPORT_MAX_CELLS",
     "depth": "GOVREPORT_MAX_DEPTH",
     "pages": "GOVREPORT_MAX_PAGES",
+    "scanned_pages": "GOVREPORT_MAX_SCANNED_PAGES",
     "unpacked_mb": "GOVREPORT_MAX_UNPACKED_MB",
 }
 
@@ -41,6 +42,7 @@ class Budget:
     cells: int = 100_000         # table cells, merged cells counted at their full extent
     depth: int = 200             # elements (HTML) or tables (DOCX) nested in each other
     pages: int = 500             # PDF pages
+    scanned_pages: int = 60      # pages read by OCR (about 2 s each)
     unpacked_mb: float = 64.0    # bytes a DOCX inflates to
 
     @classmethod
@@ -68,9 +70,10 @@ class Budget:
 #: The limits used when a caller gives none.
 DEFAULT = Budget()
 
-_CODES = {"chars": "too_long", "paragraphs": "too_long", "pages": "too_long",
+_CODES = {"chars": "too_long", "paragraphs": "too_long", "pages": "too_long", "scanned_pages": "too_long",
           "cells": "too_complex", "depth": "too_complex", "unpacked_mb": "too_large"}
-_WHAT = {"chars": "characters", "paragraphs": "paragraphs", "pages": "pages", "cells": "table cells",
+_WHAT = {"chars": "characters", "paragraphs": "paragraphs", "pages": "pages",
+         "scanned_pages": "scanned pages (read by OCR)", "cells": "table cells",
          "depth": "levels of nesting", "unpacked_mb": "bytes unpacked"}
 
 
@@ -79,7 +82,7 @@ class Meter:
 
     def __init__(self, budget: Budget):
         self.budget = budget
-        self.chars = self.paragraphs = self.cells = self.pages = self.unpacked = 0
+        self.chars = self.paragraphs = self.cells = self.pages = self.scanned = self.unpacked = 0
 
     def _over(self, kind: str, count: int, limit: int) -> ExtractionError:
         return ExtractionError(_CODES[kind], f"the document has more than {limit} {_WHAT[kind]} "
@@ -102,6 +105,9 @@ class Meter:
 
     def add_page(self) -> None:
         self._add("pages", "pages", 1, self.budget.pages)
+
+    def add_scanned_page(self) -> None:
+        self._add("scanned_pages", "scanned", 1, self.budget.scanned_pages)
 
     def add_unpacked(self, n: int) -> None:
         self._add("unpacked_mb", "unpacked", n, self.budget.unpacked_bytes)

@@ -55,14 +55,15 @@ def _init_worker(models_dir: str | None) -> None:
     _worker_models = Models.load(models_dir)
 
 
-def _extract_one(path: str, include_text: bool = False, max_mb: float = MAX_FILE_MB) -> dict:
+def _extract_one(path: str | list[str], include_text: bool = False, max_mb: float = MAX_FILE_MB) -> dict:
     """Extract one file; errors become an ``error`` object, never an exception."""
     from service.pipeline import extract_file
 
     return {"source": path, **extract_file(path, include_text=include_text, max_mb=max_mb, models=_worker_models)}
 
 
-def _extract_line(path: str, include_text: bool = False, max_mb: float = MAX_FILE_MB) -> tuple[str | None, str]:
+def _extract_line(path: str | list[str], include_text: bool = False,
+                  max_mb: float = MAX_FILE_MB) -> tuple[str | None, str]:
     """(error message or None, the JSON line) of one file: serialised in the worker,
     so the parent only writes lines."""
     result = _extract_one(path, include_text, max_mb)
@@ -91,16 +92,19 @@ def _pool(jobs: int, models_dir: Path | None) -> ProcessPoolExecutor:
 @app.command()
 def extract(
     files: Annotated[list[str] | None, typer.Argument(
-        help="Report files (txt, html, docx, pdf); - reads stdin", show_default=False)] = None,
+        help="Report files (txt, html, docx, pdf, png, jpeg, tiff); - reads stdin", show_default=False)] = None,
     stdin: Annotated[bool, typer.Option("--stdin", help="Read one report from stdin (as the file -)")] = False,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (0 = all cores)")] = 0,
     include_text: Annotated[bool, typer.Option(help="Add the derived text to each result")] = False,
     models: Annotated[Path | None, typer.Option(help="Models directory")] = None,
     max_mb: Annotated[float, typer.Option(help="Largest input file, MB")] = MAX_FILE_MB,
+    pages: Annotated[bool, typer.Option(
+        "--pages", help="The files are the page images (PNG, JPEG, TIFF) of one scanned report, in order")] = False,
 ) -> None:
     """Print one JSON object per file (JSON Lines); exit 1 if any file failed.
 
-    The budgets of service.budget apply (GOVREPORT_MAX_CHARS, GOVREPORT_MAX_CELLS, …)."""
+    Scanned PDFs and page images are read by OCR. The budgets of service.budget apply
+    (GOVREPORT_MAX_CHARS, GOVREPORT_MAX_CELLS, GOVREPORT_MAX_SCANNED_PAGES, …)."""
     global _worker_models
     from service.budget import Budget
 
@@ -114,6 +118,15 @@ def extract(
     if files.count("-") > 1:
         _fail("stdin (-) can be read once")
     _worker_models = _models_or_fail(models)
+    if pages:
+        if "-" in files:
+            _fail("--pages reads files, not stdin")
+        error, line = _extract_line(files, include_text, max_mb)
+        if error:
+            err.print(f"govreport: {error}", markup=False, highlight=False)
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        raise typer.Exit(1 if error else 0)
     jobs = jobs or os.cpu_count() or 1
     jobs = max(1, min(jobs, len(files)))
     failed = 0

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from service import checks, identity, ingest, metrics, relayout, segment, tables
+from service import checks, identity, ingest, metrics, relayout, scanned, segment, tables
 from service.budget import DEFAULT as DEFAULT_BUDGET
 from service.budget import Budget
 from service.template import SECTION_VARIANTS
@@ -125,6 +125,7 @@ def extract_document(doc: Document, models: Models | None = None,
     lap = clock.lap if clock else _no_lap
     if clock:
         clock.start()
+    submitted = doc
     report = identity.identify(doc)  # (read from the text as submitted: its offsets; timed with relayout)
     relaid = relayout.relayout(doc)
     doc = relaid.doc
@@ -137,9 +138,11 @@ def extract_document(doc: Document, models: Models | None = None,
     if not any(s.key != "preamble" for s in sections) and not any(table_result.tables.values()):
         named = report_evidence(doc.text)
         if len(named) < MIN_EVIDENCE:
+            scan_note = ("; the text was read by OCR from page images, which reads a scan of about "
+                         "150 dpi or more" if submitted.glyphs else "")
             raise ExtractionError(
                 "not_a_report",
-                "no section heading or disclosure table of a 政府信息公开工作年度报告 was found")
+                f"no section heading or disclosure table of a 政府信息公开工作年度报告 was found{scan_note}")
         # refusing a real report is the worst answer: read what can be read, and say so
         warnings.append(f"no section heading or table could be placed, although the text names "
                         f"{len(named)} of the report's section titles and table rows "
@@ -153,8 +156,11 @@ def extract_document(doc: Document, models: Models | None = None,
                                             warnings=warnings)
     extraction.checks = checks.run_checks(extraction, doc.text)
     extraction.audit = checks.summarise(extraction.checks)
+    extraction = relaid.restore(extraction)
+    if submitted.glyphs:  # read by OCR: figures located on their pages, misreadings repaired
+        extraction = scanned.review(extraction, submitted)
     lap("checks")
-    return relaid.restore(extraction)
+    return extraction
 
 
 #: How many of the report's own section titles and table row labels a text must name to
@@ -181,10 +187,11 @@ def _no_lap(stage: str) -> None:
     pass
 
 
-def read_report(source: bytes | str, filename: str | None = None, *,
+def read_report(source: bytes | str | list[bytes], filename: str | None = None, *,
                 include_text: bool = False, models: Models | None = None,
                 budget: Budget | None = None, max_chars: int | None = None) -> Extraction:
-    """Read one report (text or file bytes) into an ``Extraction``.
+    """Read one report (text, file bytes, or the page images of a scan as a list of
+    byte strings) into an ``Extraction``.
 
     ``budget`` bounds what reading the input may cost (``service.budget``; the
     defaults when None); ``max_chars`` overrides its character limit.  Raises
@@ -201,14 +208,20 @@ def read_report(source: bytes | str, filename: str | None = None, *,
     return extraction
 
 
-def extract_file(path: str, *, include_text: bool = False, max_mb: float = ingest.MAX_FILE_MB,
+def extract_file(path: str | list[str], *, include_text: bool = False, max_mb: float = ingest.MAX_FILE_MB,
                  models: Models | None = None) -> dict:
     """One file's extraction as the spec's JSON dict, or ``{"error": {"code", "detail"}}``
-    for a file that cannot be read as a report (never an exception); ``-`` is stdin.
+    for a file that cannot be read as a report (never an exception); ``-`` is stdin; a
+    list of paths is the page images of one scanned report, in order.
     The budgets of the environment apply (``service.budget``)."""
     try:
-        data = ingest.read_file(path, max_mb)
-        return extract(data, filename=None if path == "-" else Path(path).name, include_text=include_text,
+        if isinstance(path, list):
+            data: bytes | list[bytes] = [ingest.read_file(p, max_mb) for p in path]
+            name = None
+        else:
+            data = ingest.read_file(path, max_mb)
+            name = None if path == "-" else Path(path).name
+        return extract(data, filename=name, include_text=include_text,
                        models=models or get_models(), budget=Budget.from_env())
     except ExtractionError as exc:
         return {"error": {"code": exc.code, "detail": exc.detail}}
@@ -216,7 +229,7 @@ def extract_file(path: str, *, include_text: bool = False, max_mb: float = inges
         return {"error": {"code": "too_complex", "detail": "the document is nested too deeply"}}
 
 
-def extract(source: bytes | str, filename: str | None = None, *,
+def extract(source: bytes | str | list[bytes], filename: str | None = None, *,
             include_text: bool = False, models: Models | None = None,
             budget: Budget | None = None, max_chars: int | None = None) -> dict:
     """The spec's JSON of one report as a dict (see ``read_report``)."""

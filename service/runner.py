@@ -40,7 +40,7 @@ START_TIMEOUT_S = 120.0
 class Job:
     """One extraction, as the child runs it (``pipeline.read_report``'s arguments)."""
 
-    source: bytes | str
+    source: bytes | str | list[bytes]  # (a list: the page images of one scan)
     filename: str | None
     include_text: bool
     budget: Budget

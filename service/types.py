@@ -39,6 +39,21 @@ class SourceTable:
     spanned: set[tuple[int, int]] = field(default_factory=set)
 
 
+@dataclass(frozen=True)
+class Glyph:
+    """Where a character of ``Document.text`` stands on the page it was read from.
+
+    ``bbox`` is (x0, top, x1, bottom): PDF points from the page's top-left corner for
+    a PDF, pixels of the image for an uploaded image.  ``confidence`` and the runner-up
+    ``alternative`` are OCR's (None and '' for a PDF's text layer)."""
+
+    page: int
+    bbox: tuple[float, float, float, float]
+    confidence: float | None = None
+    alternative: str = ""
+    alternative_confidence: float = 0.0
+
+
 @dataclass
 class Document:
     """Text derived from the input plus whatever structure the format carried.
@@ -55,6 +70,8 @@ class Document:
     #: What the file says of itself outside its text: ``title`` (HTML, PDF, DOCX) and
     #: ``date`` (YYYY-MM-DD, an HTML page's declared publication date).
     metadata: dict[str, str] = field(default_factory=dict)
+    #: For text read by OCR: text offset -> where that character stands on its page.
+    glyphs: dict[int, Glyph] = field(default_factory=dict, repr=False)
 
 
 # --- public: one extraction --------------------------------------------------
@@ -69,6 +86,17 @@ class Section(BaseModel):
     end: int = Field(description="Offset where the next section starts, or the text length")
 
 
+class Location(BaseModel):
+    """Where a figure stands on the page it was read from (scanned pages)."""
+
+    page: int = Field(description="Page number, from 1")
+    bbox: tuple[float, float, float, float] = Field(
+        description="x0, top, x1, bottom: PDF points from the page's top-left corner for a PDF, "
+                    "pixels of the image for an uploaded image")
+    confidence: float | None = Field(default=None, description="OCR's confidence in the figure's "
+                                                               "least sure character")
+
+
 class Metric(BaseModel):
     type: str = Field(description="Metric type, see the spec's 'Prose metrics' table")
     channel: str | None = Field(default=None, description="Channel, for published_items")
@@ -79,15 +107,21 @@ class Metric(BaseModel):
     text: str = Field(description="source[start:end], the evidence")
     confidence: float | None = Field(default=None, description="The model's probability for this "
                                      "type (and channel); narrative checks use only confident figures")
+    location: Location | None = Field(default=None, description="For scanned pages: where the "
+                                                                "figure stands on its page")
 
 
 class CellFlag(BaseModel):
     cell: str = Field(description="Dotted cell key: table.row.column")
-    raw: str = Field(description="What the source shows ('' when blank)")
-    reason: Literal["blank", "dash", "none_word", "unreadable", "ambiguous_split"]
+    raw: str = Field(description="What the source shows ('' when blank); for OCR, the reading")
+    reason: Literal["blank", "dash", "none_word", "unreadable", "ambiguous_split", "low_confidence",
+                    "ocr_repaired"]
     candidates: list[int | float] | None = Field(
         default=None, description="For ambiguous_split: the values the cell may hold (digits "
-                                  "glued in the source that the table's identities do not settle)")
+                                  "glued in the source that the table's identities do not settle); "
+                                  "for low_confidence: the readings OCR found next most likely")
+    confidence: float | None = Field(default=None, description="For OCR flags: the recognition "
+                                                               "confidence of the figure's least sure digit")
 
 
 class UnrecognisedRow(BaseModel):
@@ -128,6 +162,9 @@ class TablesResult(BaseModel):
     cell_flags: list[CellFlag] = Field(default_factory=list)
     table_confidence: dict[str, float] = Field(default_factory=dict)
     unrecognised_rows: list[UnrecognisedRow] = Field(default_factory=list)
+    locations: dict[str, Location] = Field(
+        default_factory=dict, description="For scanned pages (OCR): table.row.column -> page, box "
+                                          "and recognition confidence of the figure")
 
 
 class Span(BaseModel):

@@ -41,7 +41,7 @@ def test_batch_stores_every_file_once_and_a_rerun_stores_nothing_new(tmp_path):
     (count, distinct), = _rows(db, "SELECT count(*), count(DISTINCT sha256) FROM reports")
     assert count == distinct == first.files
     errors = dict(_rows(db, "SELECT error_code, count(*) FROM reports WHERE error_code IS NOT NULL GROUP BY 1"))
-    assert errors == {"pdf_encrypted": 1, "pdf_no_text_layer": 1, "pdf_corrupt": 1}
+    assert errors == {"pdf_encrypted": 1, "not_a_report": 1, "pdf_corrupt": 1}  # (the scan: 40 dpi)
     # the same report read again by --force replaces its rows, never duplicates them
     cells_before = _rows(db, "SELECT count(*) FROM cells")[0][0]
     forced = batch.run([CORPUS / "000_62418b5d58b13a7d.txt"], db, force=True)

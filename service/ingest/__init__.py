@@ -18,14 +18,13 @@ from service.types import Document, ExtractionError
 _HTML_START = re.compile(r"<\s*(!doctype\s+html|html[\s>]|head[\s>]|body[\s>]|table[\s>]|meta\s|"
                          r"div[\s>]|p[\s>]|title[\s>]|\?xml[^>]*>\s*<(!doctype\s+)?html)", re.I)
 
+#: Page images read by OCR: PNG, JPEG, TIFF (both byte orders).
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")
+
 #: Binary formats recognised only to say clearly that they are not supported.
 _OTHER_MAGIC = (
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "a legacy Office file (.doc/.wps/.xls); save it as DOCX or PDF"),
-    (b"\x89PNG\r\n\x1a\n", "a PNG image; OCR is not supported"),
-    (b"\xff\xd8\xff", "a JPEG image; OCR is not supported"),
-    (b"GIF8", "a GIF image; OCR is not supported"),
-    (b"II*\x00", "a TIFF image; OCR is not supported"),
-    (b"MM\x00*", "a TIFF image; OCR is not supported"),
+    (b"GIF8", "a GIF image; scans are read as PNG, JPEG or TIFF"),
     (b"{\\rtf", "an RTF document; save it as DOCX or PDF"),
     (b"Rar!", "a RAR archive"),
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
@@ -35,7 +34,7 @@ _OTHER_MAGIC = (
 
 
 def sniff(data: bytes) -> str:
-    """The format of some bytes: ``pdf``, ``docx``, ``html`` or ``txt``.
+    """The format of some bytes: ``pdf``, ``docx``, ``image``, ``zip`` or ``text``.
 
     Raises ``ExtractionError("unsupported_type")`` for recognised formats that
     cannot be read (images, archives, legacy Office files).
@@ -43,6 +42,8 @@ def sniff(data: bytes) -> str:
     head = data[:1024]
     if b"%PDF-" in head:
         return "pdf"
+    if data.startswith(_IMAGE_MAGIC):
+        return "image"
     if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):
         return "docx" if _is_docx(data) else "zip"
     for magic, what in _OTHER_MAGIC:
@@ -68,12 +69,15 @@ def looks_like_html(text: str) -> bool:
     return head.startswith("<") and bool(_HTML_START.match(head))
 
 
-def read(source: bytes | str, filename: str | None = None, budget: Budget = DEFAULT) -> Document:
+def read(source: bytes | str | list[bytes], filename: str | None = None, budget: Budget = DEFAULT) -> Document:
     """Turn an input into a ``Document``; raise ``ExtractionError`` if it cannot be read
-    or costs more than ``budget`` allows (see ``service.budget``)."""
+    or costs more than ``budget`` allows (see ``service.budget``).  A list of byte
+    strings is the page images of one report, in order."""
     from service.ingest import html as _html
 
     meter = budget.meter()
+    if isinstance(source, list):
+        return read_page_images(source, meter)
     if isinstance(source, str):
         if looks_like_html(source):
             return _html.from_str(source, meter)
@@ -88,6 +92,10 @@ def read(source: bytes | str, filename: str | None = None, budget: Budget = DEFA
         from service.ingest import pdf as _pdf
 
         return _pdf.read(data, meter)
+    if kind == "image":
+        from service.ingest import scan as _scan
+
+        return _scan.read_images([data], meter)
     if kind == "docx":
         from service.ingest import docx as _docx
 
@@ -99,6 +107,19 @@ def read(source: bytes | str, filename: str | None = None, budget: Budget = DEFA
     if looks_like_html(decoded):
         return _html.read(data, meter)  # again, honouring a <meta charset> declaration
     return _text.document(decoded, meter, warnings)
+
+
+def read_page_images(files: list[bytes], meter) -> Document:
+    """Several page images (PNG, JPEG, TIFF) read by OCR as one report, in order."""
+    from service.ingest import scan as _scan
+
+    if not files:
+        raise ExtractionError("empty", "no page images were given")
+    for number, data in enumerate(files, start=1):
+        if not isinstance(data, (bytes, bytearray)) or sniff(bytes(data)) != "image":
+            raise ExtractionError("unsupported_type", f"page {number} of the set is not a PNG, JPEG or TIFF "
+                                                      f"image (a set of pages holds images only)")
+    return _scan.read_images([bytes(d) for d in files], meter)
 
 
 #: Largest input file read from disk, MB (the service's upload limit).

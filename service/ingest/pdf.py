@@ -18,7 +18,7 @@ What published government PDFs (Word/WPS exports) need, and what this does:
 - text outside ruled tables whose words stand in columns (wide gaps) is kept
   as one line with tab-separated segments, the layout plain-text reports use.
 
-A PDF without a text layer (a scan) is refused: OCR is not supported.
+Pages without a text layer (scans) are read by OCR: ``service.ingest.scan``.
 
 Speed: the parse (pdfminer) is most of the cost, so nothing is done twice or
 quadratically after it: chars are read from pdfminer's layout objects rather than
@@ -75,6 +75,8 @@ class Line:
     segments: list[str]
     #: The line ended with a space character (a wrap at a space, kept when re-joining).
     trailing_space: bool = False
+    #: Its chars, left to right.
+    chars: list[Char] = field(default_factory=list, repr=False)
 
     @property
     def text(self) -> str:
@@ -88,6 +90,8 @@ class PdfCell:
     top: float  # document coordinates: page offset + top on the page
     bottom: float
     text: str
+    #: Its chars in the order of ``text``.
+    chars: list[Char] = field(default_factory=list, repr=False)
 
 
 @dataclass
@@ -292,15 +296,24 @@ def _read_page(page, number: int, offset: float) -> tuple[Page, int, int]:
             continue
         chars.append(Char(text, float(c["x0"]), float(c["x1"]), float(c["top"]), float(c["bottom"]),
                           float(c["size"] or (c["bottom"] - c["top"]))))
-    result = Page(number, width, height, offset)
     # Ruled tables come from ruling lines only: a page without any has none.
     tables = page.find_tables(_TABLE_SETTINGS) if ruled else []
+    return page_blocks(Page(number, width, height, offset), chars, tables), undecoded, images
+
+
+def page_blocks(result: Page, chars: list[Char], tables: list) -> Page:
+    """Fill ``result`` with its prose lines and ruled tables: ``chars`` in page
+    coordinates (points, top-left origin), ``tables`` with ``.cells`` (x0, top, x1,
+    bottom boxes) and ``.bbox`` like pdfplumber's.  The scan reader builds its pages here
+    too, from recognised text and the ruling lines found in the image."""
+    number, offset = result.number, result.offset
     used: set[int] = set()
     for table, cells, per_cell in _assign_cells(chars, tables):
         frag = TableFragment(number, *_box(table.bbox, offset))
         for (x0, top, x1, bottom), inside in zip(cells, per_cell):
+            members = [chars[i] for i in inside]
             frag.cells.append(PdfCell(float(x0), float(x1), float(top) + offset, float(bottom) + offset,
-                                      _cell_text([chars[i] for i in inside])))
+                                      _cell_text(members), chars=_reading_order(members)))
             used.update(inside)
         result.blocks.append(frag)
     prose = [ch for i, ch in enumerate(chars) if i not in used] if used else chars
@@ -312,9 +325,14 @@ def _read_page(page, number: int, offset: float) -> tuple[Page, int, int]:
         result.blocks.append(Line(number, min(c.top for c in line) + offset,
                                   max(c.bottom for c in line) + offset, line[0].x0, line[-1].x1,
                                   size[0][0] if size else line[0].size, segments,
-                                  trailing_space=line[-1].text == " "))
+                                  trailing_space=line[-1].text == " ", chars=line))
     result.blocks.sort(key=lambda b: b.top)
-    return result, undecoded, images
+    return result
+
+
+def _reading_order(chars: list[Char]) -> list[Char]:
+    """A cell's chars in the order ``_cell_text`` writes them."""
+    return [ch for line in _group_lines(chars) for ch in line]
 
 
 def _box(bbox, offset: float) -> tuple[float, float, float, float]:
@@ -322,7 +340,10 @@ def _box(bbox, offset: float) -> tuple[float, float, float, float]:
     return float(x0), float(x1), float(top) + offset, float(bottom) + offset
 
 
-def _open_pages(data: bytes, meter: Meter) -> tuple[list[Page], int, int, int, dict[str, str]]:
+def _open_pages(data: bytes, meter: Meter) -> tuple[list[Page], list[int], int, dict[str, str]]:
+    """Every page read from the text layer; the numbers of the pages that have none (a
+    scanned image instead, read by OCR later); the count of chars without a Unicode
+    mapping; the document's title."""
     import pdfplumber
     from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
 
@@ -336,7 +357,8 @@ def _open_pages(data: bytes, meter: Meter) -> tuple[list[Page], int, int, int, d
                                   "the PDF is encrypted and needs a password to open") from exc
         raise ExtractionError("pdf_corrupt", f"the PDF cannot be parsed: {cause!r}") from exc
     pages: list[Page] = []
-    undecoded = images = chars = 0
+    scanned: list[int] = []
+    undecoded = 0
     info = getattr(pdf, "metadata", None) or {}
     # (its title only: a creation date is not the publication's)
     metadata = {"title": _decoded(info.get("Title")) or ""}
@@ -345,18 +367,24 @@ def _open_pages(data: bytes, meter: Meter) -> tuple[list[Page], int, int, int, d
             offset = 0.0
             for number, page in enumerate(pdf.pages, start=1):
                 meter.add_page()
-                read, bad, imgs = _read_page(page, number, offset)
-                pages.append(read)
+                read, bad, images = _read_page(page, number, offset)
+                chars = sum(len(b.text) if isinstance(b, Line) else sum(len(c.text) for c in b.cells)
+                            for b in read.blocks)
+                if images and chars < _SCANNED_PAGE_CHARS and bad <= chars:
+                    scanned.append(number)  # an image and (almost) no text: a scan
                 undecoded += bad
-                images += imgs
-                chars += sum(len(b.text) if isinstance(b, Line) else sum(len(c.text) for c in b.cells)
-                             for b in read.blocks)
+                pages.append(read)
                 offset += read.height
     except ExtractionError:
         raise
     except Exception as exc:  # a damaged object inside an otherwise readable file
         raise ExtractionError("pdf_corrupt", f"the PDF is damaged: {type(exc).__name__}: {exc}") from exc
-    return pages, chars, undecoded, images, metadata
+    return pages, scanned, undecoded, metadata
+
+
+#: A page with an image and fewer text-layer characters than this is read by OCR
+#: (a scan often carries a page number or a stamp as text).
+_SCANNED_PAGE_CHARS = 20
 
 
 def _decoded(value: object) -> str | None:
@@ -546,19 +574,39 @@ def read(data: bytes, meter: Meter | None = None) -> Document:
     meter = meter or DEFAULT.meter()
     if b"%%EOF" not in data[-2048:]:
         raise ExtractionError("pdf_corrupt", "the PDF is truncated (no end-of-file marker)")
-    pages, n_chars, undecoded, images, metadata = _open_pages(data, meter)
+    pages, scanned, undecoded, metadata = _open_pages(data, meter)
     if not pages:
         raise ExtractionError("pdf_corrupt", "the PDF has no pages")
+    warnings = []
+    if scanned:
+        from service.ingest import scan
+
+        pages = scan.read_scanned_pages(data, pages, scanned, meter)
+        warnings.append(f"{len(scanned)} of {len(pages)} pages were read by OCR (no text layer)")
+    n_chars = sum(len(b.text) if isinstance(b, Line) else sum(len(c.text) for c in b.cells)
+                  for page in pages for b in page.blocks)
     if n_chars == 0 or undecoded > n_chars:
         what = ("its fonts carry no Unicode mapping" if undecoded
-                else "it is a scanned image" if images else "it holds no text")
-        raise ExtractionError("pdf_no_text_layer",
-                              f"the PDF has no usable text layer ({what}); OCR is not supported")
-    _drop_page_furniture(pages)
-    blocks = _merge_page_breaks(pages)
+                else "the scan is blank: OCR found no text" if scanned else "it holds no text")
+        raise ExtractionError("blank_scan" if scanned and not undecoded else "pdf_no_text_layer",
+                              f"the PDF has no readable text ({what})")
     builder = DocumentBuilder("pdf", meter)
     builder.metadata.update(metadata)
+    builder.warnings.extend(warnings)
     if undecoded:
         builder.warnings.append(f"{undecoded} characters without a Unicode mapping were skipped")
+    return document_from_pages(pages, builder, with_glyphs=bool(scanned))
+
+
+def document_from_pages(pages: list[Page], builder: DocumentBuilder, with_glyphs: bool = False) -> Document:
+    """Read pages into a document: furniture dropped, tables joined over page breaks,
+    prose re-joined; ``with_glyphs`` ties each OCR'd character to its page box."""
+    _drop_page_furniture(pages)
+    blocks = _merge_page_breaks(pages)
     _render(blocks, builder, pages[0].width / 2)
-    return builder.build()
+    doc = builder.build()
+    if with_glyphs:
+        from service.ingest.scan import glyph_map
+
+        doc.glyphs = glyph_map(doc.text, blocks)
+    return doc
