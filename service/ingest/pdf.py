@@ -57,9 +57,10 @@ class Char:
     text: str
     x0: float
     x1: float
-    top: float
+    top: float  # on its page
     bottom: float
     size: float
+    page: int = 0
 
 
 @dataclass
@@ -295,7 +296,7 @@ def _read_page(page, number: int, offset: float) -> tuple[Page, int, int]:
         if c["x1"] < 0 or c["x0"] > width or c["bottom"] < 0 or c["top"] > height:
             continue
         chars.append(Char(text, float(c["x0"]), float(c["x1"]), float(c["top"]), float(c["bottom"]),
-                          float(c["size"] or (c["bottom"] - c["top"]))))
+                          float(c["size"] or (c["bottom"] - c["top"])), number))
     # Ruled tables come from ruling lines only: a page without any has none.
     tables = page.find_tables(_TABLE_SETTINGS) if ruled else []
     return page_blocks(Page(number, width, height, offset), chars, tables), undecoded, images
@@ -595,18 +596,17 @@ def read(data: bytes, meter: Meter | None = None) -> Document:
     builder.warnings.extend(warnings)
     if undecoded:
         builder.warnings.append(f"{undecoded} characters without a Unicode mapping were skipped")
-    return document_from_pages(pages, builder, with_glyphs=bool(scanned))
+    return document_from_pages(pages, builder)
 
 
-def document_from_pages(pages: list[Page], builder: DocumentBuilder, with_glyphs: bool = False) -> Document:
+def document_from_pages(pages: list[Page], builder: DocumentBuilder) -> Document:
     """Read pages into a document: furniture dropped, tables joined over page breaks,
-    prose re-joined; ``with_glyphs`` ties each OCR'd character to its page box."""
+    prose re-joined, and each character tied to its page and box (``Document.glyphs``)."""
+    from service.ingest.scan import glyph_map
+
     _drop_page_furniture(pages)
     blocks = _merge_page_breaks(pages)
     _render(blocks, builder, pages[0].width / 2)
     doc = builder.build()
-    if with_glyphs:
-        from service.ingest.scan import glyph_map
-
-        doc.glyphs = glyph_map(doc.text, blocks)
+    doc.glyphs = glyph_map(doc.text, blocks)
     return doc

@@ -47,7 +47,6 @@ _MAX_SKEW = 2.5
 class ScanChar(Char):
     """A run of recognised text (one box, or the part of it inside one cell)."""
 
-    page: int = 0
     #: Per character: its box in source units and its reading.
     glyphs: list[Glyph] = field(default_factory=list, repr=False)
 
@@ -343,7 +342,8 @@ def pdf_page_image(pdf, index: int) -> PageImage:
 # --- offsets of the rendered text to the page --------------------------------------------
 
 def glyph_map(text: str, blocks: list[Line | TableFragment]) -> dict[int, Glyph]:
-    """Each character of ``text`` that came from a scanned page -> its ``Glyph``.
+    """Each character of ``text`` -> its ``Glyph``: page and box, and for a scanned
+    page the reading's confidence and runner-up.
 
     The rendered text writes the blocks' characters in this same order (lines left
     to right; a table's cells row by row, each cell's lines top to bottom) and adds
@@ -362,7 +362,9 @@ def glyph_map(text: str, blocks: list[Line | TableFragment]) -> dict[int, Glyph]
                     if len(chars) == len(ch.glyphs):
                         source.extend(zip(chars, ch.glyphs))
                         continue
-                source.extend((c, None) for c in ch.text if not c.isspace())
+                if not ch.text.isspace():  # a text layer's character
+                    glyph = Glyph(ch.page, (round(ch.x0, 1), round(ch.top, 1), round(ch.x1, 1), round(ch.bottom, 1)))
+                    source.extend((c, glyph) for c in ch.text if not c.isspace())
     out: dict[int, Glyph] = {}
     j = 0
     for i, c in enumerate(text):
@@ -420,4 +422,4 @@ def read_images(files: list[bytes], meter=None):
         raise ExtractionError("blank_scan", "no text was found on the image(s): a blank or unreadable scan")
     builder = DocumentBuilder("image", meter)
     builder.warnings.append(f"{len(pages)} page image(s) read by OCR")
-    return document_from_pages(pages, builder, with_glyphs=True)
+    return document_from_pages(pages, builder)
