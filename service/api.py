@@ -204,6 +204,9 @@ async def _source_from_request(request: Request,
                 return text, None
             raise ApiError(422, "invalid_request", "the multipart body needs a file field named 'file'")
         files = [await upload.read() for upload in uploads]
+        size = sum(map(len, files))  # (the multipart framing's room is not the files')
+        if size > limit:
+            raise ApiError(413, "too_large", f"the upload is {size} bytes; the limit is {limit}")
         if len(files) > 1:  # the page images of one scanned report, in order
             return files, uploads[0].filename
         return files[0], uploads[0].filename

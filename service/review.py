@@ -3,10 +3,14 @@
 Routes only translate HTTP: a report is read by the same extraction as
 ``POST /v1/extract`` (``api.extract_request``: the upload limit, the extraction
 processes, the time limit and the budgets), the page is rendered by
-``service.review_view``, and a correction is written by ``save_annotation``.
+``service.review_view``, and a correction is written by ``save_annotation``.  Where
+each figure stands (its page, and OCR's confidence) is the extraction's own
+``locations``: nothing is read again here, and no work is done outside the
+extraction processes.
 
 - ``GET /`` the page; ``GET /review/static/{name}`` its one script and style sheet;
-- ``POST /review/open`` a report (multipart ``file``, as ``/v1/extract``) → the review;
+- ``POST /review/open`` a report (multipart ``file``, as ``/v1/extract``; several ``file``
+  fields: the page images of one scanned report, in order) → the review;
 - ``GET /review/store``, ``/review/stored/{id}``, ``/review/agency`` the archive
   (``govreport serve --db``): its reports, one of them, an agency's years side by side;
 - ``POST /review/save`` a corrected annotation into ``--corpus-dir`` (404 without it;
@@ -80,26 +84,12 @@ def static(name: str) -> Response:
 
 # --- opening a report -------------------------------------------------------------------
 
-async def _page_starts(result: dict, source: bytes | str, settings: api.Settings) -> list[int]:
-    """PDF page starts in the derived text (``service.pdf_pages``): only for a PDF the
-    extraction processes have already read within the limits; none when they cannot be found."""
-    from service.pdf_pages import page_starts
-
-    if result.get("format") != "pdf" or not isinstance(source, bytes) or result.get("text") is None:
-        return []
-    try:
-        return await anyio.to_thread.run_sync(page_starts, source, result["text"], settings.budget.pages)
-    except Exception:  # noqa: BLE001 - page numbers are a guide; the review stands without them
-        return []
-
-
 @router.post("/review/open", response_class=HTMLResponse)
 async def open_report(request: Request) -> HTMLResponse:
-    """An uploaded report (any format we read), extracted as ``POST /v1/extract`` does."""
-    raw, source = await api.extract_request(request, include_text=True)
-    result = json.loads(raw)
-    pages = await _page_starts(result, source, _settings(request))
-    return _html(review_view.render_report(result, pages, can_save=bool(_settings(request).corpus_dir)))
+    """An uploaded report (any format we read, or several page images of one scan),
+    extracted as ``POST /v1/extract`` does."""
+    raw, _ = await api.extract_request(request, include_text=True)
+    return _html(review_view.render_report(json.loads(raw), can_save=bool(_settings(request).corpus_dir)))
 
 
 def _archive(request: Request):
@@ -147,13 +137,12 @@ async def stored(request: Request, report_id: int) -> HTMLResponse:
                             "failed": sum(c["ok"] is False for c in row["checks"]),
                             "unknown": sum(c["ok"] is None for c in row["checks"])}}
         note = f"存档报告 {report_id}：原文件 {row['source']} 已不在或已改变，只显示存档的数据。"
-        return _html(review_view.render_report(result, [], can_save=False, note=note))
+        return _html(review_view.render_report(result, can_save=False, note=note))
     raw = await api.extract_source(request, data, Path(row["source"]).name, include_text=True)
     result = json.loads(raw)
-    pages = await _page_starts(result, data, settings)
     note = (f"存档报告 {report_id}（{row['source']}），以当前模型重新读取"
             + (f"；存档时的模型版本 {row['models_version']}" if row.get("models_version") else "") + "。")
-    return _html(review_view.render_report(result, pages, can_save=bool(settings.corpus_dir), note=note))
+    return _html(review_view.render_report(result, can_save=bool(settings.corpus_dir), note=note))
 
 
 def _unchanged_source(row: dict, limit: int) -> bytes | None:

@@ -10,6 +10,11 @@ Test hooks (stable): a table value is ``[data-cell="table.row.col"]``, a prose m
 text is cut into ``span`` elements at every figure, metric, check and section
 boundary, each with ``data-s`` / ``data-e`` (its offsets) so a span of the text is a
 run of whole elements.
+
+Where a figure or a metric was read from is the extraction's own: ``locations``
+(table.row.col -> page, box, OCR confidence) and each metric's ``location``.  A piece
+of text inside a located figure or metric carries ``data-page`` (and ``data-conf``
+when OCR read it); text with no location (plain text, HTML, DOCX) carries none.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ from html import escape
 
 from service.checks import NARRATIVE_MIN_CONFIDENCE
 from service.export import rows_and_columns
-from service.pdf_pages import page_of
 from service.template import (
     ACTIVE_2019,
     ACTIVE_2021,
@@ -41,7 +45,10 @@ TABLE_TITLES = {"active_disclosure": "二、主动公开政府信息情况",
 #: Below this a table's reading is shown as doubtful.
 LOW_TABLE_CONFIDENCE = 0.9
 FLAG_NAMES = {"blank": "空白", "dash": "横线/斜线", "none_word": "“无”", "unreadable": "无法读取",
-              "ambiguous_split": "数字粘连，无法确定"}
+              "ambiguous_split": "数字粘连，无法确定", "low_confidence": "OCR 把握不大",
+              "ocr_repaired": "OCR 读数已按勾稽关系修复"}
+#: Flags of a figure OCR read (a value is there; marked, not hatched like a missing one).
+OCR_FLAGS = ("low_confidence", "ocr_repaired")
 
 
 def esc(value: object) -> str:
@@ -63,9 +70,27 @@ def shown(value: object) -> str:
     return str(value)
 
 
+def where(location: dict | None) -> str:
+    """A figure's place as the page says it: ``第N页``, with OCR's confidence when OCR
+    read it; '' without a location (plain text, HTML, DOCX)."""
+    if not location or location.get("page") is None:
+        return ""
+    confidence = location.get("confidence")
+    return f"第{location['page']}页" + ("" if confidence is None else f" · OCR 置信度 {confidence:.2f}")
+
+
+def _location_attrs(location: dict | None) -> str:
+    """``data-page`` / ``data-conf`` of a located piece (read by the page's script)."""
+    if not location or location.get("page") is None:
+        return ""
+    confidence = location.get("confidence")
+    return (f' data-page="{esc(location["page"])}"'
+            + ("" if confidence is None else f' data-conf="{confidence:.2f}"'))
+
+
 # --- the whole report -----------------------------------------------------------------
 
-def render_report(result: dict, pages: list[int], *, can_save: bool, note: str = "") -> str:
+def render_report(result: dict, *, can_save: bool, note: str = "") -> str:
     """The review of one extraction (with its ``text``, or without when it is not known)."""
     flags = {f["cell"]: f for f in result.get("cell_flags") or []}
     parts = [f'<div id="view" data-format="{esc(result.get("format"))}">',
@@ -73,12 +98,12 @@ def render_report(result: dict, pages: list[int], *, can_save: bool, note: str =
              _header(result, note), _audit(result.get("checks") or [], result.get("audit") or {}),
              '<div class="columns"><div class="left">',
              "".join(_table(t, result, flags) for t in TABLE_KEYS),
-             _metrics(result.get("metrics") or [], result.get("text"), pages),
+             _metrics(result.get("metrics") or [], result.get("text")),
              _sections(result.get("sections") or []),
              _save_bar(can_save and result.get("text") is not None),
              '</div><div class="right"><div id="trace" class="trace" aria-live="polite">'
              '点击表格数值、文中指标或未通过的校验，在原文中定位。</div>',
-             _text(result, pages), "</div></div></div>"]
+             _text(result), "</div></div></div>"]
     return "".join(parts)
 
 
@@ -93,8 +118,22 @@ def _header(result: dict, note: str) -> str:
             f'<div class="facts">{items}<span class="audit-sum"><b>校验</b> '
             f'<em class="{"fail" if audit.get("failed") else "ok"}">{int(audit.get("failed", 0))} 未通过</em> · '
             f'{int(audit.get("passed", 0))} 通过 · {int(audit.get("unknown", 0))} 无法判断</span></div>'
-            + (f'<p class="note">{esc(note)}</p>' if note else "")
+            + (f'<p class="note">{esc(note)}</p>' if note else "") + _ocr_summary(result)
             + (f'<ul class="warnings">{warnings}</ul>' if warnings else "") + "</header>")
+
+
+def _ocr_summary(result: dict) -> str:
+    """For a report OCR read: how many figures it was unsure of, how many it repaired."""
+    located = list((result.get("locations") or {}).values())
+    located += [m.get("location") for m in result.get("metrics") or []]
+    flags = [f.get("reason") for f in result.get("cell_flags") or []]
+    if not any(loc and loc.get("confidence") is not None for loc in located) and not set(flags) & set(OCR_FLAGS):
+        return ""
+    low, repaired = flags.count("low_confidence"), flags.count("ocr_repaired")
+    return ('<p class="ocr-sum"><b>OCR</b> 本报告由文字识别读出：'
+            f'<span class="key key-low">{low}</span> 个数字把握不大（虚线框），'
+            f'<span class="key key-repaired">{repaired}</span> 个按勾稽关系修复（蓝色标记）；'
+            "鼠标停在数字上可见识别置信度、候选读数与页码。</p>")
 
 
 def _audit(checks: list[dict], audit: dict) -> str:
@@ -125,13 +164,24 @@ def _value(table: str, row: str, col: str, result: dict, flags: dict) -> str:
     key = f"{table}.{row}.{col}"
     value = (result.get("tables") or {}).get(table, {}).get(row, {}).get(col)
     flag = flags.get(key)
+    location = (result.get("locations") or {}).get(key)
     classes = "v"
-    title = key
+    title = key + (f" · {where(location)}" if where(location) else "")
     if flag:
-        classes += f" flag flag-{flag['reason']}"
-        title += f" · {FLAG_NAMES.get(flag['reason'], flag['reason'])}：原文「{flag.get('raw', '')}」"
-        if flag.get("candidates"):
-            title += " 可能为 " + " / ".join(shown(c) for c in flag["candidates"])
+        reason = flag["reason"]
+        candidates = " / ".join(shown(c) for c in flag.get("candidates") or [])
+        sure = "" if flag.get("confidence") is None else f"（置信度 {flag['confidence']:.2f}）"
+        if reason == "low_confidence":
+            classes += " ocr flag-low_confidence"
+            title += f" · {FLAG_NAMES[reason]}{sure}：识别为「{flag.get('raw', '')}」"
+            title += f"，也可能是 {candidates}" if candidates else ""
+        elif reason == "ocr_repaired":
+            classes += " ocr flag-ocr_repaired"
+            title += f" · {FLAG_NAMES[reason]}{sure}：印作「{flag.get('raw', '')}」，修复为 {candidates or shown(value)}"
+        else:
+            classes += f" flag flag-{reason}"
+            title += f" · {FLAG_NAMES.get(reason, reason)}：原文「{flag.get('raw', '')}」"
+            title += f" 可能为 {candidates}" if candidates else ""
     return (f'<td><input class="{classes}" data-cell="{esc(key)}" value="{esc(shown(value))}" '
             f'title="{esc(title)}" aria-label="{esc(key)}" size="4" autocomplete="off"></td>')
 
@@ -196,11 +246,11 @@ def _options(choices: tuple[str, ...], selected: str | None, blank: bool = False
     return "".join(out)
 
 
-def metric_row(i: int | str, m: dict, pages: list[int]) -> str:
+def metric_row(i: int | str, m: dict) -> str:
     """One prose metric as an editable row (``i`` is its index; the template row has none)."""
     confidence = m.get("confidence")
     low = confidence is not None and confidence < NARRATIVE_MIN_CONFIDENCE
-    page = page_of(pages, m["start"]) if pages and m.get("start") is not None else None
+    place = where(m.get("location"))
     return (f'<tr class="metric{" low" if low else ""}" data-metric="{esc(i)}">'
             f'<td><select class="m-type" aria-label="type">{_options(METRIC_TYPES, m.get("type"))}</select></td>'
             f'<td><select class="m-channel" aria-label="channel">{_options(CHANNELS, m.get("channel"), blank=True)}'
@@ -209,15 +259,15 @@ def metric_row(i: int | str, m: dict, pages: list[int]) -> str:
             f'<td><input class="m-unit" value="{esc(m.get("unit") or "")}" size="3" aria-label="unit"></td>'
             f'<td class="m-text">{esc(m.get("text"))}</td>'
             f'<td class="m-where">{esc(m.get("start"))}–{esc(m.get("end"))}'
-            + (f' · 第{page}页' if page else "") + "</td>"
+            + (f' · {esc(place)}' if place else "") + "</td>"
             f'<td class="m-conf">{"" if confidence is None else f"{confidence:.2f}"}</td>'
             '<td><button type="button" class="m-span" title="用原文中选中的文字作为证据">取选区</button>'
             '<button type="button" class="m-delete" title="删除">✕</button></td></tr>')
 
 
-def _metrics(metrics: list[dict], text: str | None, pages: list[int]) -> str:
-    rows = "".join(metric_row(i, m, pages) for i, m in enumerate(metrics))
-    template = metric_row("", {"type": "published_items", "channel": "all", "start": None}, [])
+def _metrics(metrics: list[dict], text: str | None) -> str:
+    rows = "".join(metric_row(i, m) for i, m in enumerate(metrics))
+    template = metric_row("", {"type": "published_items", "channel": "all", "start": None})
     add = ('<button type="button" id="add-metric">从选中的文字添加指标</button>' if text is not None else "")
     return ('<section id="metrics"><h3>文中指标</h3><div class="scroll"><table class="metrics">'
             "<thead><tr><th>type</th><th>channel</th><th>value</th><th>unit</th><th>原文</th><th>位置</th>"
@@ -261,12 +311,14 @@ def _boundaries(result: dict, n: int) -> list[int]:
     return sorted(p for p in points if 0 <= p <= n)
 
 
-def _text(result: dict, pages: list[int]) -> str:
+def _text(result: dict) -> str:
     text = result.get("text")
     if text is None:
         return '<div id="text" class="text missing">没有原文（存档只保存了数据，原文件已不在原处）。</div>'
     points = _boundaries(result, len(text))
-    metric_spans = [(m["start"], m["end"], i) for i, m in enumerate(result.get("metrics") or [])]
+    metrics = result.get("metrics") or []
+    locations = result.get("locations") or {}
+    metric_spans = [(m["start"], m["end"], i) for i, m in enumerate(metrics)]
     figure_spans = [(s, e, key) for key, (s, e) in (result.get("provenance") or {}).items()]
     section_at = {s["start"]: s for s in result.get("sections") or []}
     out = ['<div id="text" class="text" lang="zh">']
@@ -289,8 +341,11 @@ def _text(result: dict, pages: list[int]) -> str:
         if figure is not None:
             classes.append("fig")
             attrs += f' data-c="{esc(figure)}"'
-        if pages:
-            attrs += f' data-page="{page_of(pages, start)}"'
+        # where it was read from: the figure's location, else the metric's (none without)
+        located = locations.get(figure) if figure is not None else None
+        if located is None and metric is not None:
+            located = metrics[metric].get("location")
+        attrs += _location_attrs(located)
         cls = f' class="{" ".join(classes)}"' if classes else ""
         out.append(f"<span {attrs}{cls}>{esc(text[start:end])}</span>")
     out.append("</div>" if opened else "")

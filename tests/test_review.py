@@ -104,7 +104,63 @@ def test_open_renders_tables_metrics_text_and_audit(opened):
     start, end = result["provenance"]["applications.new_received.total"]
     assert f'data-s="{start}" data-e="{end}"' in page
     assert 'class="sec" data-section-key="applications"' in page
-    assert "data-page=" in page  # a PDF: the page of each piece of text
+
+
+def test_pages_come_from_the_extractions_locations(opened):
+    """A PDF figure's page is the extraction's own (``locations``, a metric's ``location``):
+    the value of applications.new_received.total is on page 2 of the fixture."""
+    page, result = opened
+    key = "applications.new_received.total"
+    location = result["locations"][key]
+    assert location["page"] == 2 and location["confidence"] is None  # a text layer: no OCR confidence
+    start, end = result["provenance"][key]
+    assert re.search(rf'<span data-s="{start}" data-e="{end}"[^>]* data-page="2"[ >]', page)
+    assert f'data-cell="{key}"' in page and f'title="{key} · 第2页"' in page
+    assert "data-conf=" not in page and 'class="ocr-sum"' not in page  # nothing was read by OCR
+    # a metric: the page of its location, beside its span in the metrics table and in the text
+    metric = next(m for m in result["metrics"] if m["location"])
+    i = result["metrics"].index(metric)
+    row = re.search(rf'<tr class="metric[^"]*" data-metric="{i}">.*?</tr>', page).group(0)
+    assert f'{metric["start"]}–{metric["end"]} · 第{metric["location"]["page"]}页' in row
+    pieces = re.findall(rf'<span data-s="(\d+)" data-e="(\d+)"[^>]* data-m="{i}"[^>]*>', page)
+    assert pieces and all(f'data-page="{metric["location"]["page"]}"' in p for p in
+                          re.findall(rf'<span [^>]* data-m="{i}"[^>]*>', page))
+    # text outside every figure and metric says no page
+    assert re.search(r'<span data-s="0" data-e="\d+"[^>]*>', page).group(0).count("data-page") == 0
+
+
+def test_plain_text_has_no_pages(client):
+    page = client.post("/review/open", files={"file": ("seed.txt", SEED_TEXT.encode())}).text
+    assert 'data-cell="applications.new_received.total"' in page
+    assert "data-page=" not in page and "第" + "2页" not in page
+
+
+def test_ocr_flags_and_locations_are_marked(opened):
+    """Cells OCR was unsure of and cells it repaired get their own marks and tooltips;
+    a figure's OCR confidence is shown beside its page (rendered from the extraction alone)."""
+    from service.review_view import render_report
+
+    _, result = opened
+    ocr = copy.deepcopy(result)
+    ocr["format"] = "image"
+    for loc in ocr["locations"].values():
+        loc["confidence"] = 0.97
+    low, fixed = "applications.granted.natural_person", "applications.new_received.total"
+    ocr["locations"][low]["confidence"] = 0.62
+    ocr["cell_flags"] = [
+        {"cell": low, "raw": "8", "reason": "low_confidence", "candidates": [3, 6], "confidence": 0.62},
+        {"cell": fixed, "raw": "7", "reason": "ocr_repaired", "candidates": [2], "confidence": 0.55},
+    ]
+    page = render_report(ocr, can_save=True)
+    cell = re.search(rf'<input class="([^"]*)" data-cell="{low}"[^>]* title="([^"]*)"', page)
+    assert "flag-low_confidence" in cell.group(1).split() and "flag" not in cell.group(1).split()
+    assert cell.group(2) == f"{low} · 第2页 · OCR 置信度 0.62 · OCR 把握不大（置信度 0.62）：识别为「8」，也可能是 3 / 6"
+    cell = re.search(rf'<input class="([^"]*)" data-cell="{fixed}"[^>]* title="([^"]*)"', page)
+    assert "flag-ocr_repaired" in cell.group(1).split()
+    assert "印作「7」，修复为 2" in cell.group(2)
+    assert 'class="ocr-sum"' in page and '<span class="key key-low">1</span>' in page
+    start, end = result["provenance"][low]
+    assert re.search(rf'<span data-s="{start}" data-e="{end}"[^>]* data-page="2" data-conf="0.62"', page)
 
 
 def test_failed_checks_come_first(client):

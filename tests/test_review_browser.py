@@ -6,7 +6,8 @@ Nothing is fetched from the network: the driver and the browser are given by pat
 Selenium is told to stay offline.  Skipped, with the reason, where they are not
 installed (CI installs them: see the README's first lines).
 
-Screenshots of a seed report and of a failed audit are taken every run; they replace
+Screenshots of a seed report, of a failed audit and of a scanned report (page images
+read by OCR) are taken every run; they replace
 the README's (docs/screenshots/) when GOVREPORT_SCREENSHOTS=1, so that an ordinary test
 run leaves the checkout clean.
 """
@@ -100,10 +101,11 @@ def _cell(driver, key: str):
     return driver.find_element(By.CSS_SELECTOR, f'[data-cell="{key}"]')
 
 
-def _screenshot(driver, name: str, tmp_path: Path) -> None:
+def _screenshot(driver, name: str, tmp_path: Path, at=None) -> None:
     folder = SCREENSHOTS if os.environ.get("GOVREPORT_SCREENSHOTS") == "1" else tmp_path
     folder.mkdir(parents=True, exist_ok=True)
-    driver.execute_script("window.scrollTo(0, 0)")  # (the page from its top; the text pane keeps its scroll)
+    # the page from its top, or from the element ``at``; the text pane keeps its scroll
+    driver.execute_script("arguments[0] ? arguments[0].scrollIntoView() : window.scrollTo(0, 0)", at)
     assert driver.save_screenshot(str(folder / name))
 
 
@@ -117,8 +119,11 @@ def test_click_a_value_highlights_its_figure_in_the_pdf_text(server, browser, tm
     start, end = result["provenance"]["applications.new_received.total"]
     active = browser.find_elements(By.CSS_SELECTOR, "#text .active")
     assert [int(active[0].get_attribute("data-s")), int(active[-1].get_attribute("data-e"))] == [start, end]
-    page = active[-1].get_attribute("data-page-badge")  # a PDF: the page beside the span
-    assert page and page.isdigit() and f"第{page}页" in browser.find_element(By.ID, "trace").text
+    # a PDF: the page beside the span, the extraction's own (its locations): page 2
+    assert result["locations"]["applications.new_received.total"]["page"] == 2
+    assert active[-1].get_attribute("data-page-badge") == "2"
+    assert active[-1].get_attribute("data-conf-badge") is None  # (a text layer: no OCR confidence)
+    assert "第2页" in browser.find_element(By.ID, "trace").text
     assert browser.execute_script("const r = arguments[0].getBoundingClientRect(); "
                                   "const box = document.getElementById('text').getBoundingClientRect(); "
                                   "return r.top >= box.top && r.bottom <= box.bottom;", active[0])  # scrolled to
@@ -213,6 +218,59 @@ def test_correct_a_metric_span_by_selecting_text(server, browser, corpus_dir):
     name = browser.find_element(By.ID, "save-status").get_attribute("data-saved")
     gold = json.loads((corpus_dir / f"{name}.gold.json").read_text(encoding="utf-8"))
     assert (gold["metrics"][1]["start"], gold["metrics"][1]["text"]) == (start, number)
+
+
+def test_page_images_of_a_scan_open_as_one_report(server, browser, tmp_path):
+    """The fixture PDF's pages as PNG scans, picked together (in reverse order: the page
+    sends them in name order, one report): read by OCR, laid out, unsure figures marked,
+    a figure traced to its page with OCR's confidence."""
+    from training.scans import render_variant
+
+    paths = []
+    for number, png in enumerate(render_variant(PDF.read_bytes(), PDF.stem, 200).pages, 1):
+        path = tmp_path / f"scan_page{number}.png"
+        path.write_bytes(png)
+        paths.append(str(path))
+    assert len(paths) > 1
+    browser.get(server + "/")
+    browser.find_element(By.ID, "file").send_keys("\n".join(reversed(paths)))
+    status = browser.find_element(By.ID, "status")
+    _wait(browser, lambda d: f"{len(paths)} 张页面图像" in status.text or d.find_elements(By.ID, "view"))
+    if not browser.find_elements(By.ID, "view"):  # (while OCR reads: the wait is said, with a progress bar)
+        assert "OCR" in status.text and "每页约需" in status.text, status.text
+        assert browser.find_element(By.ID, "busy").is_displayed()
+    _wait(browser, lambda d: d.find_elements(By.ID, "view") or status.text.startswith("无法"))
+    assert browser.find_elements(By.ID, "view"), status.text
+    assert not browser.find_element(By.ID, "busy").is_displayed()
+    result = json.loads(browser.find_element(By.ID, "report-data").get_attribute("textContent"))
+    assert result["format"] == "image"
+
+    # the tables, laid out with their values (OCR's readings)
+    key = "applications.new_received.total"
+    assert len(browser.find_elements(By.CSS_SELECTOR, "[data-cell]")) == 10 + 25 * 7 + 15
+    assert _cell(browser, key).get_attribute("value") == str(result["tables"]["applications"]["new_received"]["total"])
+    assert sum(bool(el.get_attribute("value")) for el in browser.find_elements(By.CSS_SELECTOR, "[data-cell]")) > 100
+    # figures OCR was unsure of: marked (amber, dotted), their confidence in the tooltip
+    low = {f["cell"]: f for f in result["cell_flags"] if f["reason"] == "low_confidence"}
+    marked = browser.find_elements(By.CSS_SELECTOR, "input.v.flag-low_confidence")
+    assert sorted(el.get_attribute("data-cell") for el in marked) == sorted(low)
+    for el in marked:
+        assert f"置信度 {low[el.get_attribute('data-cell')]['confidence']:.2f}" in el.get_attribute("title")
+    if low:
+        assert browser.find_element(By.CSS_SELECTOR, ".ocr-sum .key-low").text == str(len(low))
+
+    # a figure traced: the page it was on (the pages went in name order) and OCR's confidence
+    location = result["locations"][key]
+    assert location["page"] == 2 and location["confidence"] is not None
+    _cell(browser, key).click()
+    active = browser.find_elements(By.CSS_SELECTOR, "#text .active")
+    assert active and active[-1].get_attribute("data-page-badge") == "2"
+    assert active[-1].get_attribute("data-conf-badge") == f"{location['confidence']:.2f}"
+    assert f"第2页 · OCR 置信度 {location['confidence']:.2f}" in browser.find_element(By.ID, "trace").text
+    if marked:  # (the screenshot: an unsure figure traced, beside table 3)
+        marked[0].click()
+    _screenshot(browser, "scanned-report.png", tmp_path,
+                at=browser.find_element(By.CSS_SELECTOR, '[data-table="applications"]'))
 
 
 def test_report_markup_runs_no_script(server, browser, tmp_path):

@@ -30,25 +30,64 @@ async function fragment(url, options = {}) {
 
 // --- opening ------------------------------------------------------------------------
 
-async function openFile(file) {
+// Page images (read by OCR): several of them, given together, are the pages of one report.
+const IMAGE_TYPES = ["image/png", "image/jpeg", "image/tiff"];
+const isImage = file => IMAGE_TYPES.includes(file.type) || /\.(png|jpe?g|tiff?)$/i.test(file.name);
+const byName = (a, b) => a.name.localeCompare(b.name, undefined, {numeric: true});
+const OCR_SECONDS_A_PAGE = 3;
+
+// One report: a file, or the page images of one scanned report (in name order), sent
+// as several ``file`` fields of one request, as POST /v1/extract takes them.
+async function openFiles(list) {
+  let files = Array.from(list || []);
+  if (!files.length) return;
+  const images = files.every(isImage);
+  if (files.length > 1 && !images) {
+    status("一次只能打开一份报告：多个文件须是同一份扫描报告的页面图像（PNG、JPEG、TIFF）", true);
+    return;
+  }
+  files = files.sort(byName);
   const maxMb = Number(document.body.dataset.maxMb || 20);
-  if (file.size > maxMb * 1024 * 1024) {
-    status(`文件 ${file.name} 超过上传上限 ${maxMb} MB`, true);
+  const size = files.reduce((sum, f) => sum + f.size, 0);
+  if (size > maxMb * 1024 * 1024) {
+    status(`${files.length > 1 ? `这 ${files.length} 个文件` : `文件 ${files[0].name}`}超过上传上限 ${maxMb} MB`, true);
     return;
   }
   const form = new FormData();
-  form.append("file", file);
-  await show(`正在读取 ${file.name} …`, () => fragment("/review/open", {method: "POST", body: form}));
+  for (const file of files) form.append("file", file);
+  const what = files.length > 1 ? `${files.length} 张页面图像（${files.map(f => f.name).join("、")}）` : files[0].name;
+  let hint = "";
+  if (images) {
+    hint = `文字识别（OCR）每页约需 ${OCR_SECONDS_A_PAGE} 秒，约 ${files.length * OCR_SECONDS_A_PAGE} 秒`;
+  } else if (/\.pdf$/i.test(files[0].name) || files[0].type === "application/pdf") {
+    hint = "扫描的 PDF 需文字识别（OCR），每页约需几秒";
+  }
+  await show(`正在读取 ${what}`, () => fragment("/review/open", {method: "POST", body: form}), hint);
 }
 
-async function show(message, load) {
-  status(message);
+// While a report is read: a progress bar and the seconds gone (a scan takes a few
+// seconds a page).
+async function show(message, load, hint = "") {
+  const bar = $("#busy");
+  const started = Date.now();
+  const tick = () => {
+    const seconds = Math.round((Date.now() - started) / 1000);
+    status(`${message} … ${seconds ? `已用 ${seconds} 秒` : ""}${hint ? `（${hint}）` : ""}`);
+  };
+  tick();
+  const timer = setInterval(tick, 1000);
+  bar.hidden = false;
+  $("#report").setAttribute("aria-busy", "true");
   try {
     $("#report").innerHTML = await load();  // server-escaped HTML
     bindReport();
     status("");
   } catch (err) {
     status(`无法打开：${err.message}`, true);
+  } finally {
+    clearInterval(timer);
+    bar.hidden = true;
+    $("#report").removeAttribute("aria-busy");
   }
 }
 
@@ -66,6 +105,7 @@ function clearMarks() {
     el.classList.remove("active");
     el.removeAttribute("aria-current");
     el.removeAttribute("data-page-badge");
+    el.removeAttribute("data-conf-badge");
   }
   for (const el of $$(".sel, .hl")) el.classList.remove("sel", "hl");
 }
@@ -93,8 +133,17 @@ function scrollText(el) {
   pane.scrollTop = Math.max(0, top - pane.clientHeight / 2);
 }
 
-// Highlight spans of the text ([start, end] pairs); scroll to the first; say where.
-function highlight(spans, label) {
+// Where a figure was read from, as the extraction says (its ``locations`` / a metric's
+// ``location``, rendered by the server as data-page / data-conf): "第N页", with OCR's
+// confidence when OCR read it.
+function pageText(page, conf) {
+  return page ? `第${page}页${conf ? ` · OCR 置信度 ${conf}` : ""}` : "";
+}
+
+// Highlight spans of the text ([start, end] pairs); scroll to the first; say where
+// (the page beside each span that has one). ``location``: the traced figure's, said
+// when it has no span in the text.
+function highlight(spans, label, location = null) {
   const found = [];
   for (const [start, end] of spans) {
     splitAt(start);
@@ -106,18 +155,23 @@ function highlight(spans, label) {
     }
     if (els.length) {
       const last = els[els.length - 1];
-      if (last.dataset.page) last.dataset.pageBadge = last.dataset.page;
-      found.push({start, end, el: els[0]});
+      const located = els.find(el => el.dataset.page);
+      if (located) {
+        last.dataset.pageBadge = located.dataset.page;
+        if (located.dataset.conf) last.dataset.confBadge = located.dataset.conf;
+      }
+      found.push({start, end, el: els[0], located});
     }
   }
   const trace = $("#trace");
   if (!found.length) {
-    trace.textContent = `${label}：原文中没有记录位置`;
+    const page = location ? pageText(location.page, location.confidence == null ? "" : location.confidence.toFixed(2)) : "";
+    trace.textContent = `${label}：原文中没有记录位置${page ? `（${page}）` : ""}`;
     return;
   }
   scrollText(found[0].el);
   const where = found.map(f => {
-    const page = f.el.dataset.page ? ` · 第${f.el.dataset.page}页` : "";
+    const page = f.located ? ` · ${pageText(f.located.dataset.page, f.located.dataset.conf)}` : "";
     return `「${state.text.slice(f.start, f.end)}」 ${f.start}–${f.end}${page}`;
   });
   trace.textContent = `${label}：${where.join("； ")}`;
@@ -128,14 +182,14 @@ function traceCell(input) {
   input.classList.add("sel");
   const key = input.dataset.cell;
   const span = (state.provenance || {})[key];
-  highlight(span ? [span] : [], `${key} = ${input.value || "（空）"}`);
+  highlight(span ? [span] : [], `${key} = ${input.value || "（空）"}`, (state.locations || {})[key]);
 }
 
 function traceMetric(row) {
   clearMarks();
   row.classList.add("sel");
   const m = state.metrics[Number(row.dataset.metric)];
-  if (m) highlight([[m.start, m.end]], `${m.type}${m.channel ? "/" + m.channel : ""} = ${m.value}`);
+  if (m) highlight([[m.start, m.end]], `${m.type}${m.channel ? "/" + m.channel : ""} = ${m.value}`, m.location);
 }
 
 function traceCheck(item) {
@@ -336,13 +390,17 @@ function onKey(event) {
 
 function setUp() {
   const drop = $("#drop");
-  $("#file").addEventListener("change", e => { if (e.target.files[0]) openFile(e.target.files[0]); });
+  $("#file").addEventListener("change", e => {
+    const files = Array.from(e.target.files);
+    e.target.value = "";  // (the same file picked again opens again)
+    openFiles(files);
+  });
   drop.addEventListener("dragover", e => { e.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
   drop.addEventListener("drop", e => {
     e.preventDefault();
     drop.classList.remove("over");
-    if (e.dataTransfer.files[0]) openFile(e.dataTransfer.files[0]);
+    openFiles(e.dataTransfer.files);
   });
   if (document.body.dataset.token === "1" && document.body.dataset.save === "1") $("#token-box").hidden = false;
   const storeForm = $("#store-form");
