@@ -42,7 +42,7 @@ def _alternatives(text: str, start: int, glyphs: dict[int, Glyph]) -> list[int |
     out: list[int | float] = []
     for i, ch in enumerate(text):
         glyph = glyphs.get(start + i)
-        if (glyph is None or not ch.isdigit() or not glyph.alternative.isdigit()
+        if (glyph is None or not ch.isdigit() or not glyph.alternative.isdigit() or glyph.alternative == ch
                 or glyph.confidence is None or glyph.confidence >= LOW_CONFIDENCE
                 or glyph.alternative_confidence < MIN_ALTERNATIVE):
             continue

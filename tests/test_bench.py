@@ -9,7 +9,7 @@ from __future__ import annotations
 from training import bench
 
 
-def test_bench_measures_text_pdf_http_and_jobs_beside_their_baselines(tmp_path):
+def test_bench_measures_text_pdf_ocr_http_and_jobs_beside_their_baselines(tmp_path):
     texts = bench.bench_texts(limit=4)
     assert len(texts) == 4 and all("二、" in t or "主动公开" in t for t in texts)
 
@@ -23,6 +23,11 @@ def test_bench_measures_text_pdf_http_and_jobs_beside_their_baselines(tmp_path):
 
     pdf = bench.bench_pdf(rounds=1)
     assert pdf["files"] and pdf["ratio"] > 0
+
+    scans = bench.bench_ocr(rounds=1, dpi=150, limit=1)
+    assert scans["files"] == ["000_62418b5d58b13a7d.pdf"] and scans["pages"] == 3
+    assert scans["ocr_s_per_page"] > 0 and scans["pdfplumber_extract_text_ms_per_report"] > 0
+    assert scans["ocr_vs_pdfplumber"] > 1 and scans["peak_rss_mb"] > 0
 
     http = bench.bench_http(texts, concurrencies=(1, 2), requests_per_level=6)
     assert http["startup_to_first_answer_s"] > 0 and http["server_rss_mb"] > 0

@@ -147,6 +147,52 @@ def bench_pdf(rounds: int = 3) -> dict:
             "ratio": round(sum(ours) / sum(base), 3)}
 
 
+def bench_ocr(rounds: int = 1, dpi: int = 200, limit: int | None = None) -> dict:
+    """OCR cost: each PDF fixture scanned (``training.scans``: rendered at ``dpi``,
+    turned, blurred, JPEG) and read as an image-only PDF, beside pdfplumber's own text
+    extraction and our full extraction of the text-layer file.  Seconds per page and per
+    report on one core (one OCR thread, as each extraction process runs), and the peak
+    memory of a process that reads them."""
+    import io
+    import resource
+
+    import numpy as np
+    import pdfplumber
+    import pypdfium2
+
+    from service.ingest import ocr
+    from service.pipeline import extract, get_models
+    from training.scans import render_variant
+
+    pdfs = sorted((ROOT / "tests" / "fixtures").glob("*.pdf"))[:limit]
+    if not pdfs:
+        return {"skipped": "no PDF fixtures in tests/fixtures"}
+    ocr.engine()  # loaded once per process, as in a server's extraction process
+    models = get_models()
+    scans = [(p.name, p.read_bytes(), render_variant(p.read_bytes(), p.stem, dpi).pdf) for p in pdfs]
+    pages = sum(len(pypdfium2.PdfDocument(text)) for _, text, _ in scans)
+    ocr.engine().detect(np.full((64, 64, 3), 255, dtype=np.uint8))  # the ONNX sessions' first run
+    ocr_s, ours_text_s, plumber_s = [], [], []
+    for _ in range(rounds):
+        for _, text, scanned in scans:
+            ocr_s += _timed(lambda data: extract(data, models=models), [scanned], 1)
+            ours_text_s += _timed(lambda data: extract(data, models=models), [text], 1)
+
+            def plumber(data: bytes) -> list:
+                with pdfplumber.open(io.BytesIO(data)) as pdf:
+                    return [page.extract_text() for page in pdf.pages]
+
+            plumber_s += _timed(plumber, [text], 1)
+    per_report = statistics.mean(ocr_s)
+    return {"files": [name for name, _, _ in scans], "dpi": dpi, "pages": pages, "rounds": rounds,
+            "ocr_s_per_report": round(per_report, 2),
+            "ocr_s_per_page": round(sum(ocr_s) / (pages * rounds), 2),
+            "text_layer_ms_per_report": round(statistics.mean(ours_text_s) * 1000, 1),
+            "pdfplumber_extract_text_ms_per_report": round(statistics.mean(plumber_s) * 1000, 1),
+            "ocr_vs_pdfplumber": round(sum(ocr_s) / sum(plumber_s), 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -359,6 +405,8 @@ def run(out_path: Path, quick: bool = False, step: Callable[[str], None] = lambd
     results["text"] = bench_text(texts, rounds=1 if quick else 3)
     step("pdf")
     results["pdf"] = bench_pdf(rounds=1 if quick else 3)
+    step("ocr (scanned renders of the PDF fixtures)")
+    results["ocr"] = bench_ocr(rounds=1)
     step("http")
     results["http"] = bench_http(texts, requests_per_level=50 if quick else 200)
     step("extract --jobs")
@@ -394,6 +442,14 @@ def render(results: dict, console) -> None:
         table.add_row(f"PDF ms per report ({len(p['files'])} files)", str(p["ours_ms"]),
                       f"{p['pdfplumber_extract_text_ms']} (pdfplumber text)", f"{p['ratio']} ×",
                       "≤ 1.3 ×")
+    o = results.get("ocr") or {}
+    if "ocr_s_per_page" in o:
+        table.add_row(f"OCR s per page / per report ({o['pages']} pages at {o['dpi']} dpi, one core)",
+                      f"{o['ocr_s_per_page']} / {o['ocr_s_per_report']}",
+                      f"{o['pdfplumber_extract_text_ms_per_report']} ms (pdfplumber, text layer); "
+                      f"ours {o['text_layer_ms_per_report']} ms", f"{o['ocr_vs_pdfplumber']} ×",
+                      "≤ 4 s a page")
+        table.add_row("  peak RSS while reading scans, MB", str(o["peak_rss_mb"]), "", "", "≤ 1000")
     h = results["http"]
     for conc, level in h["levels"].items():
         table.add_row(f"HTTP {conc} clients: req/s, p50/p99 ms, errors",

@@ -192,11 +192,12 @@ def _components(mask: np.ndarray) -> list[tuple[float, int, int, int, float]]:
 
 
 def _text_pieces(boxes: list[tuple[int, int, int, int]], tables: list[_Table], ink: np.ndarray,
-                 margin: int) -> list[tuple[int, int, int, int]]:
-    """The crops to read: detected boxes, cut at the borders of the cells they cross,
-    plus the ink of cells no box reached."""
+                 margin: int) -> list[tuple[tuple[int, int, int, int], int | None]]:
+    """The crops to read, each with the index of the cell it lies in (None outside
+    tables): detected boxes, cut at the borders of the cells they cross (slivers of a
+    box over a border are dropped), plus the ink of cells no box reached."""
     cells = [c for t in tables for c in t.cells]
-    pieces: list[tuple[int, int, int, int]] = []
+    pieces: list[tuple[tuple[int, int, int, int], int | None]] = []
     reached: set[int] = set()
     min_ink = max(8, int(margin * margin))
     for x0, y0, x1, y1 in boxes:
@@ -204,30 +205,84 @@ def _text_pieces(boxes: list[tuple[int, int, int, int]], tables: list[_Table], i
         for i, (cx0, ctop, cx1, cbottom) in enumerate(cells):
             ix0, iy0 = max(x0, int(cx0) + margin), max(y0, int(ctop) + margin)
             ix1, iy1 = min(x1, int(cx1) - margin), min(y1, int(cbottom) - margin)
-            if ix1 - ix0 >= 4 and iy1 - iy0 >= 6:
+            # (at least half a character wide, and half the box high)
+            if ix1 - ix0 >= max(4, (y1 - y0) // 2) and iy1 - iy0 >= max(6, (y1 - y0) // 2):
                 inside.append((i, (ix0, iy0, ix1, iy1)))
         if not inside:
-            pieces.append((x0, y0, x1, y1))
+            pieces.append(((x0, y0, x1, y1), None))
             continue
         for i, piece in inside:
             px0, py0, px1, py1 = piece
             if int(ink[py0:py1, px0:px1].sum() // 255) >= min_ink:
-                pieces.append(piece)
+                pieces.append((piece, i))
                 reached.add(i)
-    for i, (cx0, ctop, cx1, cbottom) in enumerate(cells):
-        if i in reached:
-            continue
-        x0, y0, x1, y1 = int(cx0) + margin, int(ctop) + margin, int(cx1) - margin, int(cbottom) - margin
-        if x1 - x0 < 4 or y1 - y0 < 6:
-            continue
-        region = ink[y0:y1, x0:x1]
-        if int(region.sum() // 255) < min_ink:
-            continue  # a blank cell
-        ys, xs = np.nonzero(region)
-        pad = margin
-        pieces.append((max(x0, x0 + int(xs.min()) - pad), max(y0, y0 + int(ys.min()) - pad),
-                       min(x1, x0 + int(xs.max()) + 1 + pad), min(y1, y0 + int(ys.max()) + 1 + pad)))
+    for i in range(len(cells)):
+        if i not in reached:
+            crop = cell_ink(cells[i], ink, margin)
+            if crop:
+                pieces.append((crop, i))
     return pieces
+
+
+def cell_ink(cell: tuple[float, float, float, float], ink: np.ndarray,
+             margin: int) -> tuple[int, int, int, int] | None:
+    """The box around the ink inside a cell (its rules left out), None for a blank cell."""
+    cx0, ctop, cx1, cbottom = cell
+    x0, y0, x1, y1 = int(cx0) + margin, int(ctop) + margin, int(cx1) - margin, int(cbottom) - margin
+    if x1 - x0 < 4 or y1 - y0 < 6:
+        return None
+    region = ink[y0:y1, x0:x1].copy()
+    # (what is left of a rule, thickened by blur or off by a degree, runs the whole cell)
+    region[(region > 0).mean(axis=1) > 0.7, :] = 0
+    region[:, (region > 0).mean(axis=0) > 0.7] = 0
+    if int(region.sum() // 255) < max(8, margin * margin):
+        return None
+    ys, xs = np.nonzero(region)
+    return (max(x0, x0 + int(xs.min()) - margin), max(y0, y0 + int(ys.min()) - margin),
+            min(x1, x0 + int(xs.max()) + 1 + margin), min(y1, y0 + int(ys.max()) + 1 + margin))
+
+
+def _missed_in_columns(boxes: list[tuple[int, int, int, int]], ink: np.ndarray,
+                       margin: int) -> list[tuple[int, int, int, int]]:
+    """Figures of a table without rules that the detector missed: where short boxes
+    (figures) stand in columns over several rows, a row's ink in a column it has no box
+    in is read too (a lone ``0`` is what the detector misses most)."""
+    short = [b for b in boxes if (b[2] - b[0]) <= 2.5 * (b[3] - b[1])]
+    if len(short) < 8:
+        return []
+    height = sorted(b[3] - b[1] for b in short)[len(short) // 2]
+    columns: list[list[tuple[int, int, int, int]]] = []
+    for box in sorted(short, key=lambda b: (b[0] + b[2]) / 2):
+        centre = (box[0] + box[2]) / 2
+        if columns and centre - (columns[-1][-1][0] + columns[-1][-1][2]) / 2 <= height / 2:
+            columns[-1].append(box)
+        else:
+            columns.append([box])
+    columns = [c for c in columns if len(c) >= 4]
+    rows: list[list[tuple[int, int, int, int]]] = []
+    for box in sorted((b for c in columns for b in c), key=lambda b: (b[1] + b[3]) / 2):
+        middle = (box[1] + box[3]) / 2
+        if rows and middle - (rows[-1][0][1] + rows[-1][0][3]) / 2 <= height / 2:
+            rows[-1].append(box)
+        else:
+            rows.append([box])
+    found = []
+    min_ink = max(8, margin * margin)
+    for row in rows:
+        if len(row) < 2:
+            continue
+        top, bottom = min(b[1] for b in row), max(b[3] for b in row)
+        for column in columns:
+            x0, x1 = min(b[0] for b in column), max(b[2] for b in column)
+            if any(b[0] < x1 and b[2] > x0 and b[1] < bottom and b[3] > top for b in boxes):
+                continue  # the row has a box there
+            region = ink[top:bottom, x0:x1]
+            if int(region.sum() // 255) < min_ink:
+                continue
+            ys, xs = np.nonzero(region)
+            found.append((max(0, x0 + int(xs.min()) - margin), max(0, top + int(ys.min()) - margin),
+                          x0 + int(xs.max()) + 1 + margin, top + int(ys.max()) + 1 + margin))
+    return found
 
 
 # --- a page -------------------------------------------------------------------------------
@@ -237,11 +292,30 @@ _DIGIT_LOOKALIKES = {"o": "0", "O": "0", "〇": "0", "D": "0", "l": "1", "I": "1
                      "S": "5", "B": "8", "Z": "2"}
 
 
+def _lookalike_confidence(c: ocr.CharReading) -> float:
+    digit = _DIGIT_LOOKALIKES[c.char]
+    if c.alternative.isdigit() and c.alternative != digit:
+        return min(c.confidence, 0.5)  # e.g. 'B' over '3': which digit is not clear
+    return c.confidence
+
+
+def _words(chars: list[ocr.CharReading]) -> list[list[ocr.CharReading]]:
+    """A reading cut at its spaces."""
+    words: list[list[ocr.CharReading]] = [[]]
+    for c in chars:
+        if c.char.isspace():
+            if words[-1]:
+                words.append([])
+        else:
+            words[-1].append(c)
+    return [w for w in words if w]
+
+
 def _cleaned(chars: list[ocr.CharReading]) -> list[ocr.CharReading]:
     """A reading as text is written: no space the recogniser heard in a gap except
     between two Latin letters or two figures, and in a run that is otherwise figures
-    (a table cell) a look-alike letter read as the digit it resembles, its confidence
-    lowered so that the cell is flagged."""
+    (a table cell) a look-alike letter read as the digit it resembles (a lone ``0`` is
+    often read ``o``); its confidence is kept unless the runner-up was another digit."""
     kept = []
     for i, c in enumerate(chars):
         if c.char.isspace():
@@ -253,9 +327,20 @@ def _cleaned(chars: list[ocr.CharReading]) -> list[ocr.CharReading]:
     figures = sum(ch.isdigit() or ch in ".,%" for ch in body)
     lookalikes = sum(ch in _DIGIT_LOOKALIKES for ch in body)
     if lookalikes and figures + lookalikes == len(body):
-        kept = [ocr.CharReading(_DIGIT_LOOKALIKES[c.char], min(c.confidence, 0.5), c.char, c.confidence,
-                                c.x0, c.x1) if c.char in _DIGIT_LOOKALIKES else c for c in kept]
+        kept = [ocr.CharReading(_DIGIT_LOOKALIKES[c.char], _lookalike_confidence(c), c.alternative,
+                                c.alternative_confidence, c.x0, c.x1)
+                if c.char in _DIGIT_LOOKALIKES else c for c in kept]
+    if figures + lookalikes == len(body):
+        kept = [_same_digit_merged(c) for c in kept]
     return kept
+
+
+def _same_digit_merged(c: ocr.CharReading) -> ocr.CharReading:
+    """A digit whose runner-up is the same digit in another shape ('0' over 'o') is as
+    sure as the two together, and has no other reading."""
+    if c.char.isdigit() and (c.alternative == c.char or _DIGIT_LOOKALIKES.get(c.alternative) == c.char):
+        return ocr.CharReading(c.char, min(1.0, c.confidence + c.alternative_confidence), "", 0.0, c.x0, c.x1)
+    return c
 
 
 def scan_page(image: PageImage, number: int, offset: float) -> Page:
@@ -270,21 +355,39 @@ def scan_page(image: PageImage, number: int, offset: float) -> Page:
     colour = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
     boxes = engine.detect(colour, scale=min(1.0, ocr.DETECT_DPI / dpi))
     tables = ruled_tables(ink, dpi, boxes)
-    pieces = _text_pieces(boxes, tables, ink, margin=max(2, int(dpi * 0.015)))
+    margin = max(2, int(dpi * 0.015))
+    placed = _text_pieces(boxes, tables, ink, margin)
+    if not tables:
+        placed += [(piece, None) for piece in _missed_in_columns(boxes, ink, margin)]
+    pieces = [piece for piece, _ in placed]
     readings = engine.recognise([colour[y0:y1, x0:x1] for x0, y0, x1, y1 in pieces])
+    # A cell whose pieces all read as nothing (a box cut badly) is read whole once more.
+    cells = [c for t in tables for c in t.cells]
+    read_cells = {cell for (_, cell), r in zip(placed, readings) if cell is not None and _cleaned(r.chars)}
+    again = [(cell, crop) for cell in sorted({c for _, c in placed if c is not None} - read_cells)
+             if (crop := cell_ink(cells[cell], ink, margin)) and crop not in pieces]
+    if again:
+        pieces += [crop for _, crop in again]
+        readings += engine.recognise([colour[y0:y1, x0:x1] for _, (x0, y0, x1, y1) in again])
     chars: list[Char] = []
     s = image.source_per_px
     for (x0, y0, x1, y1), reading in zip(pieces, readings):
         read = _cleaned(reading.chars)
         if not read or max(c.confidence for c in read) < 0.3:
             continue
-        glyphs = [Glyph(number, (round((x0 + c.x0) * s, 1), round(y0 * s, 1), round((x0 + c.x1) * s, 1),
-                                 round(y1 * s, 1)),
-                        round(c.confidence, 4), c.alternative, round(c.alternative_confidence, 4))
-                  for c in read if not c.char.isspace()]
         height = (y1 - y0) * k
-        chars.append(ScanChar("".join(c.char for c in read), x0 * k, x1 * k, y0 * k, y1 * k, 0.7 * height,
-                              page=number, glyphs=glyphs))
+        # Words the recogniser heard apart (figures of a table without rules that one
+        # box took in together) are placed apart, each where it stands.
+        for word in _words(read):
+            glyphs = [Glyph(number, (round((x0 + c.x0) * s, 1), round(y0 * s, 1), round((x0 + c.x1) * s, 1),
+                                     round(y1 * s, 1)),
+                            round(c.confidence, 4), c.alternative, round(c.alternative_confidence, 4))
+                      for c in word]
+            left = x0 if word[0] is read[0] else x0 + word[0].x0
+            right = x1 if word[-1] is read[-1] else x0 + word[-1].x1
+            # (a detected box is about 1.8 times its text's size: the detector pads it)
+            chars.append(ScanChar("".join(c.char for c in word), left * k, right * k, y0 * k, y1 * k,
+                                  0.55 * height, page=number, glyphs=glyphs))
     height, width = gray.shape
     tables_pt = [_Table([(a * k, b * k, c * k, d * k) for a, b, c, d in t.cells]) for t in tables]
     return page_blocks(Page(number, width * k, height * k, offset), chars, tables_pt)
