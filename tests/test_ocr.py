@@ -202,3 +202,36 @@ def test_a_digit_painted_over_in_a_scan_is_flagged_never_silently_wrong(scanned,
     flagged = ({f["cell"] for f in result["cell_flags"]}
                | {c for check in result["checks"] if check["ok"] is False for c in check["cells"]})
     assert value == 2 or key in flagged
+
+
+def test_the_http_service_takes_page_images_as_one_report(scanned, from_pages):
+    from fastapi.testclient import TestClient
+
+    from service.api import Settings, create_app
+
+    with TestClient(create_app(Settings(max_upload_mb=20, timeout_s=120)), raise_server_exceptions=False) as client:
+        files = [("file", (f"page{n}.png", data, "image/png")) for n, data in enumerate(scanned.pages, start=1)]
+        answer = client.post("/v1/extract", files=files)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["tables"] == from_pages["tables"]
+        blank = client.post("/v1/extract", files={"file": ("white.png", _png(np.full((600, 400), 255, np.uint8)))})
+        assert blank.status_code == 422 and blank.json()["error"] == "blank_scan"
+        mixed = client.post("/v1/extract", files=[("file", ("a.png", scanned.pages[0])), ("file", ("b.txt", b"x"))])
+        assert mixed.status_code == 415 and "page 2" in mixed.json()["detail"]
+
+
+def test_the_command_line_reads_a_set_of_page_images(scanned, tmp_path):
+    import subprocess
+    import sys
+
+    paths = []
+    for n, data in enumerate(scanned.pages, start=1):
+        path = tmp_path / f"page{n}.png"
+        path.write_bytes(data)
+        paths.append(str(path))
+    done = subprocess.run([sys.executable, "-m", "service.cli", "extract", "--pages", *paths],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["source"] == paths and result["format"] == "image"
+    assert result["tables"]["applications"]["new_received"]["total"] == 2

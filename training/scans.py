@@ -9,10 +9,10 @@ way a scanner and a web upload leave it.  The pages are assembled two ways: an
 image-only PDF, and a set of PNG files.  The gold is the corpus report's.
 
 Scored as ``training.formats`` scores other formats against gold: sections by key,
-table cells and prose metrics by value (the derived texts differ).  Then digits are
-injected: a cell of table 3 or 4 has one digit painted over with another, and the
-reading must either be repaired to the printed value, or the cell flagged, never
-silently wrong.
+table cells and prose metrics by value (the derived texts differ).  With ``--inject``,
+digits are painted over instead: five cells of tables 3 and 4 get another digit drawn
+in place of theirs, and each must come out repaired to the printed value, flagged
+(a cell flag, or a cell of a failed check) or left unknown, never silently wrong.
 
 Nothing here is committed: the renders are made when asked (a test makes its own).
 """
@@ -121,12 +121,88 @@ def evaluate(fixtures: Path = FIXTURES, corpus: Path = CORPUS, limit: int | None
     return {"totals": {task: c.as_dict() for task, c in totals.items()}, "variants": per_variant}
 
 
+#: Digits painted over per scanned report: one a row and a column apart in table 3, one in table 4.
+INJECTED_CELLS = ("applications.new_received.natural_person", "applications.granted.commercial",
+                  "applications.denied_state_secret.research", "applications.carried_forward.total",
+                  "review_litigation.review.total")
+
+
+def painted_over(pages: list[bytes], locations: dict, keys=INJECTED_CELLS) -> tuple[list[bytes], dict]:
+    """The page images with one digit of each cell in ``keys`` painted over by another
+    (drawn, not typed: the recogniser reads it as printed), and {cell: painted value}."""
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    images: dict[int, np.ndarray] = {}
+    painted = {}
+    for n, key in enumerate(keys):
+        location = locations.get(key)
+        if not location:
+            continue
+        index = location["page"] - 1
+        if index not in images:
+            images[index] = np.array(Image.open(io.BytesIO(pages[index])).convert("L"))
+        page = images[index]
+        x0, top, x1, bottom = (int(round(v)) for v in location["bbox"])
+        digit = str((n * 3 + 7) % 10 or 4)
+        page[top:bottom, x0:x1] = 255
+        scale = (bottom - top) / 34
+        cv2.putText(page, digit, (x0, bottom - max(2, (bottom - top) // 6)), cv2.FONT_HERSHEY_SIMPLEX,
+                    scale, 0, max(1, round(2 * scale)), cv2.LINE_AA)
+        painted[key] = int(digit)
+    out = list(pages)
+    for index, page in images.items():
+        buffer = io.BytesIO()
+        Image.fromarray(page).save(buffer, "PNG")
+        out[index] = buffer.getvalue()
+    return out, painted
+
+
+def injected_digits(variant: ScanVariant, gold: dict) -> dict:
+    """Paint digits over in a scan's page images; each must come out repaired to the
+    printed value or flagged (a cell flag, or among the cells of a failed check)."""
+    from service.pipeline import extract
+
+    clean = extract(variant.pages)
+    pages, painted = painted_over(variant.pages, clean["locations"])
+    result = extract(pages)
+    flagged = ({f["cell"] for f in result["cell_flags"]}
+               | {c for check in result["checks"] if check["ok"] is False for c in check["cells"]})
+    outcome = {}
+    for key, digit in painted.items():
+        table, row, col = key.split(".")
+        value = result["tables"].get(table, {}).get(row, {}).get(col)
+        printed = gold["tables"][table][row][col]
+        if value == printed and digit != printed:
+            outcome[key] = "repaired"
+        elif key in flagged:
+            outcome[key] = "flagged"
+        elif value == printed:
+            outcome[key] = "unchanged"  # the painted digit was the printed one
+        elif value is None:
+            outcome[key] = "left unknown"  # not read: a gap, never a wrong figure
+        else:
+            outcome[key] = f"SILENTLY WRONG: {value!r} (printed {printed!r}, painted {digit})"
+    return outcome
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Score OCR on scanned renders of the PDF fixtures")
     parser.add_argument("--out", type=Path, help="also write the image-only PDFs here")
     parser.add_argument("--limit", type=int, help="only the first N fixtures")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--inject", action="store_true",
+                        help="instead: paint digits over in the scans' table cells and report each outcome")
     args = parser.parse_args(argv)
+    if args.inject:
+        outcomes = {}
+        for variant in variants(limit=args.limit):
+            gold = json.loads((CORPUS / f"{variant.report_id}.gold.json").read_text(encoding="utf-8"))
+            outcomes[f"{variant.report_id}@{variant.dpi}dpi"] = injected_digits(variant, gold)
+        print(json.dumps(outcomes, ensure_ascii=False, indent=1))
+        silent = [k for o in outcomes.values() for k, v in o.items() if v.startswith("SILENTLY")]
+        return 1 if silent else 0
     result = evaluate(limit=args.limit, out=args.out)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=1))

@@ -134,6 +134,8 @@ class OcrEngine:
         for (k, start), reading in zip(owners, readings):
             out[k].chars.extend(CharReading(c.char, c.confidence, c.alternative, c.alternative_confidence,
                                             c.x0 + start, c.x1 + start) for c in reading.chars)
+        for reading, crop in zip(out, crops):
+            reading.chars = _spread(reading.chars, crop.shape[1])
         return out
 
     def _recognise_pieces(self, crops: list[np.ndarray]) -> list[Reading]:
@@ -189,6 +191,19 @@ class OcrEngine:
         while glyphs and glyphs[-1].char == " ":
             glyphs.pop()
         return Reading(glyphs)
+
+
+def _spread(chars: list[CharReading], width: int) -> list[CharReading]:
+    """Characters widened to meet halfway between their centres, the first from the
+    crop's left edge, the last to its right (CTC places a character at one or two
+    steps, narrower than its glyph)."""
+    centres = [(c.x0 + c.x1) / 2 for c in chars]
+    out = []
+    for i, c in enumerate(chars):
+        left = 0.0 if i == 0 else (centres[i - 1] + centres[i]) / 2
+        right = float(width) if i == len(chars) - 1 else (centres[i] + centres[i + 1]) / 2
+        out.append(CharReading(c.char, c.confidence, c.alternative, c.alternative_confidence, left, right))
+    return out
 
 
 def _cuts(crop: np.ndarray) -> list[tuple[int, int]]:

@@ -165,11 +165,12 @@ def ruled_tables(ink: np.ndarray, dpi: float, boxes: list[tuple[int, int, int, i
             and share_in_text(cx, top, bottom) < 0.5]
     joined = [(cx, top, bottom) for cx, top, bottom in candidates
               if bottom - top < 1.6 * text_height and joins(cx, top) and joins(cx, bottom)]
-    sure = [cx for cx, _, _ in tall] + [cx for cx, top, bottom in joined if not in_text(cx, top, bottom)]
+    sure = tall + [(cx, top, bottom) for cx, top, bottom in joined if not in_text(cx, top, bottom)]
     for cx, top, bottom in tall + joined:
-        # (a short piece inside a text box that crossed it still counts when the same
-        # rule is sure elsewhere in the column)
-        if any(abs(cx - x) <= reach for x in sure):
+        # (a short piece inside a text box that crossed it still counts when it continues
+        # a sure rule of the same column, just above or below it)
+        if any(abs(cx - x) <= reach and (top - reach <= sbottom and stop <= bottom + reach)
+               for x, stop, sbottom in sure):
             edges.append({"x0": cx, "x1": cx, "top": top, "bottom": bottom, "width": 0,
                           "height": bottom - top, "orientation": "v", "object_type": "line"})
     if not any(e["orientation"] == "v" for e in edges):
