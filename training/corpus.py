@@ -28,9 +28,10 @@ GOLD_SUFFIX = ".gold.json"
 #: Top-level keys an annotation may carry.
 GOLD_KEYS = {"layout", "sections", "tables", "metrics", "checks", "doubtful", "notes", "split",
              "provenance", "cell_flags", "table_confidence", "unrecognised_rows", "audit",
-             "format", "warnings", "text"}
+             "format", "warnings", "text", "locations"}
 SECTION_FIELDS = {"key", "heading", "start", "end"}
-METRIC_FIELDS = {"type", "channel", "value", "unit", "start", "end", "text", "confidence"}  # confidence: as a model wrote it (govreport annotate)
+# confidence and location: as an extraction wrote them (govreport annotate)
+METRIC_FIELDS = {"type", "channel", "value", "unit", "start", "end", "text", "confidence", "location"}
 SPLITS = ("train", "test")
 
 
