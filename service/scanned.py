@@ -11,12 +11,14 @@ OCR glyphs (``Document.glyphs``):
 - when the table's identities fail, each single change of one low-confidence digit
   to its runner-up is tried; if exactly one change makes every table identity hold,
   it is taken and the cell flagged ``ocr_repaired`` with the printed reading;
-  otherwise the failures stand and each failed check names its least sure figure.
+  otherwise the failures stand and each failed check names its least sure figure;
+- on a scan, a cell of the template that was not read at all is flagged ``unreadable``.
 """
 
 from __future__ import annotations
 
 from service import checks
+from service.template import TABLE_KEYS, table_schema
 from service.types import CellFlag, Document, Extraction, Glyph, Location
 
 #: A character read with less confidence than this makes its figure ``low_confidence``.
@@ -99,7 +101,21 @@ def review(extraction: Extraction, doc: Document) -> Extraction:
         extraction.checks = checks.run_checks(extraction, text)
         extraction.audit = checks.summarise(extraction.checks)
     _name_suspects(extraction)
+    if any(g.confidence is not None for g in glyphs.values()):
+        _flag_unread(extraction)
     return extraction
+
+
+def _flag_unread(extraction: Extraction) -> None:
+    """On a scan, every cell of the template that was not read (its table, its row or
+    itself missing) is flagged ``unreadable``: a person must look at the page."""
+    flagged = {f.cell for f in extraction.cell_flags}
+    for table in TABLE_KEYS:
+        for row, columns in table_schema(table, extraction.layout).items():
+            for column in columns:
+                key = f"{table}.{row}.{column}"
+                if extraction.tables.get(table, {}).get(row, {}).get(column) is None and key not in flagged:
+                    extraction.cell_flags.append(CellFlag(cell=key, raw="", reason="unreadable"))
 
 
 def _repair(extraction: Extraction, text: str,

@@ -235,3 +235,14 @@ def test_the_command_line_reads_a_set_of_page_images(scanned, tmp_path):
     result = json.loads(done.stdout)
     assert result["source"] == paths and result["format"] == "image"
     assert result["tables"]["applications"]["new_received"]["total"] == 2
+
+
+def test_a_multi_page_tiff_is_one_report(scanned, from_pages):
+    from PIL import Image
+
+    frames = [Image.open(io.BytesIO(page)) for page in scanned.pages]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "TIFF", save_all=True, append_images=frames[1:], compression="tiff_deflate")
+    result = extract(buffer.getvalue())
+    assert result["format"] == "image" and "3 page image(s) read by OCR" in result["warnings"]
+    assert result["tables"] == from_pages["tables"]

@@ -75,10 +75,11 @@ class OcrEngine:
             from rapidocr_onnxruntime.ch_ppocr_rec import TextRecognizer
             from rapidocr_onnxruntime.main import DEFAULT_CFG_PATH
             from rapidocr_onnxruntime.utils import read_yaml, update_model_path
-        except ImportError as exc:  # an install without the OCR extra
+        except ImportError as exc:  # the OCR engine or OpenCV's system libraries are missing
             raise ExtractionError(
                 "ocr_unavailable",
-                "reading scanned pages needs rapidocr-onnxruntime (pip install rapidocr-onnxruntime)") from exc
+                f"scanned pages cannot be read here: {exc} (OCR needs the rapidocr-onnxruntime "
+                f"package and, for OpenCV, Debian's libgl1 and libglib2.0-0)") from exc
         threads = threads or int(os.environ.get("GOVREPORT_OCR_THREADS", "1") or 1)
         config = update_model_path(read_yaml(DEFAULT_CFG_PATH))
         for part in ("Det", "Rec"):

@@ -346,13 +346,13 @@ def _same_digit_merged(c: ocr.CharReading) -> ocr.CharReading:
 
 def scan_page(image: PageImage, number: int, offset: float) -> Page:
     """One page image read into prose lines and ruled tables (points, like a PDF page)."""
+    engine = ocr.engine()  # first: where OCR cannot run, say so before anything else
     import cv2
 
     gray, _ = deskew(image.gray)
     ink = _ink(gray)
     k = image.points_per_px
     dpi = 72.0 / k
-    engine = ocr.engine()
     colour = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
     boxes = engine.detect(colour, scale=min(1.0, ocr.DETECT_DPI / dpi))
     tables = ruled_tables(ink, dpi, boxes)
@@ -494,6 +494,7 @@ def read_scanned_pages(data: bytes, pages: list[Page], scanned: list[int], meter
 
     for _ in scanned:  # refused before any page is read when there are too many
         meter.add_scanned_page()
+    ocr.engine()  # (where OCR cannot run: a clear error before rendering anything)
     try:
         pdf = pypdfium2.PdfDocument(data)
     except pypdfium2.PdfiumError as exc:
@@ -515,6 +516,7 @@ def read_images(files: list[bytes], meter=None):
     from service.ingest.render import DocumentBuilder
 
     meter = meter or DEFAULT.meter()
+    ocr.engine()  # (where OCR cannot run: a clear error before decoding anything)
     pages: list[Page] = []
     offset = 0.0
     for data in files:
