@@ -383,3 +383,23 @@ def test_html_without_a_report_reads_but_holds_no_report_text():
     page = b"<!DOCTYPE html><html><body><nav><a href='/'>home</a></nav><p>Welcome to our site.</p></body></html>"
     doc = ingest.read(page)
     assert doc.format == "html" and doc.text == "Welcome to our site.\n"
+
+
+def test_radical_code_points_are_read_as_the_characters_they_stand_for():
+    # (Chrome's print to PDF and some fonts write ⼀ U+2F00 for 一, ⺠ U+2EA0 for 民)
+    doc = ingest.read("⼀、总体情况\n本年度⼈⺠政府⽹站发布信息12条。".encode())
+    assert doc.text == "一、总体情况\n本年度人民政府网站发布信息12条。"  # one for one: no offset moves
+    assert any("radical code points" in w for w in doc.warnings)
+
+
+def test_a_ruled_frame_around_prose_is_read_as_paragraphs():
+    from service.ingest.pdf import LAYOUT_CELL_CHARS, PdfCell, TableFragment, _layout_parts
+
+    prose = "二〇二三年，本局" + "认真贯彻执行条例。" * 60
+    cells = [PdfCell(0, 100, 0, 10, "名称"), PdfCell(100, 300, 0, 10, "某局年度报告"),
+             PdfCell(0, 300, 10, 200, prose),
+             PdfCell(0, 100, 200, 210, "规章"), PdfCell(100, 300, 200, 210, "0")]
+    assert len(prose) > LAYOUT_CELL_CHARS
+    parts = _layout_parts(TableFragment(1, 0, 300, 0, 210, cells))
+    assert [type(p).__name__ for p in parts] == ["TableFragment", "str", "TableFragment"]
+    assert parts[1] == prose and [c.text for c in parts[2].cells] == ["规章", "0"]

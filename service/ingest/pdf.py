@@ -550,6 +550,32 @@ def _join(lines: list[Line]) -> str:
     return out
 
 
+#: A ruled cell holding more text than this is prose in a frame (a web page printed to
+#: PDF frames its whole body): as HTML's layout tables (``html._is_layout_table``).
+LAYOUT_CELL_CHARS = 400
+
+
+def _layout_parts(frag: TableFragment) -> list[TableFragment | str]:
+    """A ruled table as it should be read: its cells of prose as paragraphs, the runs
+    of cells between them as tables, in reading order (top, then left)."""
+    cells = sorted(frag.cells, key=lambda c: (round(c.top), c.x0))
+    if all(len(c.text) <= LAYOUT_CELL_CHARS for c in cells):
+        return [frag]
+    parts: list[TableFragment | str] = []
+    run: list[PdfCell] = []
+    for cell in cells + [None]:
+        if cell is None or len(cell.text) > LAYOUT_CELL_CHARS:
+            if run:
+                parts.append(TableFragment(frag.page, min(c.x0 for c in run), max(c.x1 for c in run),
+                                           min(c.top for c in run), max(c.bottom for c in run), run))
+            run = []
+            if cell is not None:
+                parts.append(cell.text)
+        else:
+            run.append(cell)
+    return parts
+
+
 def _render(blocks: list[Line | TableFragment], builder: DocumentBuilder, page_center: float) -> None:
     lines = [b for b in blocks if isinstance(b, Line)]
     left, right = _margins(lines)
@@ -559,7 +585,11 @@ def _render(blocks: list[Line | TableFragment], builder: DocumentBuilder, page_c
             if paragraph:
                 builder.paragraph(_join(paragraph))
             paragraph = []
-            builder.table(_grid(b))
+            for part in _layout_parts(b):
+                if isinstance(part, str):
+                    builder.paragraph(part)
+                else:
+                    builder.table(_grid(part))
             continue
         if paragraph and _continues(paragraph[-1], b, left, right, page_center):
             paragraph.append(b)

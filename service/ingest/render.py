@@ -128,6 +128,7 @@ class DocumentBuilder:
         self.warnings: list[str] = []
         self.metadata: dict[str, str] = {}
         self._nuls = 0
+        self._radicals = 0
 
     def _write(self, s: str) -> None:
         self._parts.append(s)
@@ -136,6 +137,8 @@ class DocumentBuilder:
     def _clean(self, text: str) -> str:
         text, nuls = drop_nuls(text)
         self._nuls += nuls
+        text, radicals = radicals_as_characters(text)
+        self._radicals += radicals
         return text
 
     def _ends_with_blank_line(self) -> bool:
@@ -196,11 +199,42 @@ class DocumentBuilder:
     def build(self) -> Document:
         if self._nuls:
             self.warnings.append(nul_warning(self._nuls))
+        if self._radicals:
+            self.warnings.append(radical_warning(self._radicals))
         text = "".join(self._parts).rstrip("\n")
         text = text + "\n" if text else ""
         tables = [t for t in self._tables if t.start < len(text)]
         return Document(text=text, format=self.format, tables=tables, warnings=list(self.warnings),
                         metadata={k: v for k, v in self.metadata.items() if v})
+
+
+def _radical_table() -> dict[int, str]:
+    """Radical code points some PDF producers (Chrome's print to PDF, some fonts) map
+    their glyphs to, to the characters they stand for: the Kangxi radicals by their
+    Unicode compatibility mapping (⼀ → 一, ⾏ → 行), and the radicals supplement's forms
+    that stand alone in simplified text (⺠ → 民, ⻓ → 长).  One character for one, so
+    no offset moves."""
+    table = {cp: unicodedata.normalize("NFKC", chr(cp)) for cp in range(0x2F00, 0x2FD6)}
+    pairs = ("⺠民 ⻓长 ⻔门 ⻅见 ⻚页 ⻛风 ⻜飞 ⻝食 ⻢马 ⻥鱼 ⻦鸟 ⻬齐 ⻰龙 ⻉贝 ⻋车 ⻄西 ⻈讠 ⻆角 "
+             "⻩黄 ⻨麦 ⻙韦 ⻘青 ⻗雨 ⻣骨 ⻤鬼 ⻧卤 ⻮齿 ⻑長 ⻁虎 ⺮竹 ⺼肉 ⺽臼 ⻊足 ⻐钅 ⺰纟 ⻟饣 "
+             "⺁厂 ⺊卜 ⺌小 ⺗心 ⺜日 ⺝月 ⺞歹 ⺩王 ⺬示 ⺯糸 ⺶羊 ⺳网 ⺺聿 ⻡首 ⺟母 ⻳龟")
+    table.update({ord(pair[0]): pair[1] for pair in pairs.split()})
+    return {cp: ch for cp, ch in table.items() if len(ch) == 1}
+
+
+_RADICALS = _radical_table()
+_RADICAL_RUN = re.compile("[⺀-⻿⼀-⿕]")
+
+
+def radicals_as_characters(text: str) -> tuple[str, int]:
+    """``text`` with radical code points read as the characters they stand for, and how
+    many were changed."""
+    count = sum(1 for m in _RADICAL_RUN.finditer(text) if ord(m.group()) in _RADICALS)
+    return (text.translate(_RADICALS), count) if count else (text, 0)
+
+
+def radical_warning(count: int) -> str:
+    return f"{count} radical code points (⼀ for 一, as some PDF producers write them) were read as characters"
 
 
 def drop_nuls(text: str) -> tuple[str, int]:

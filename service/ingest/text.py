@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from service.budget import DEFAULT, Meter
-from service.ingest.render import drop_nuls, nul_warning
+from service.ingest.render import drop_nuls, nul_warning, radical_warning, radicals_as_characters
 from service.types import Document, ExtractionError
 
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
@@ -109,6 +109,9 @@ def document(text: str, meter: Meter, warnings: list[str] | None = None) -> Docu
     text, nuls = drop_nuls(text)
     if nuls:
         warnings.append(nul_warning(nuls))
+    text, radicals = radicals_as_characters(text)
+    if radicals:
+        warnings.append(radical_warning(radicals))
     meter.add_chars(len(text))
     return Document(text=text, format="txt", warnings=warnings)
 
