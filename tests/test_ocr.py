@@ -246,3 +246,18 @@ def test_a_multi_page_tiff_is_one_report(scanned, from_pages):
     result = extract(buffer.getvalue())
     assert result["format"] == "image" and "3 page image(s) read by OCR" in result["warnings"]
     assert result["tables"] == from_pages["tables"]
+
+
+def test_an_image_declaring_huge_dimensions_is_refused_before_decoding():
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)  # 10 gigapixels, grey
+    bomb = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b""))
+    with pytest.raises(ExtractionError) as info:
+        ingest.read(bomb)
+    assert info.value.code == "too_large"
