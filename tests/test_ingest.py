@@ -403,3 +403,17 @@ def test_a_ruled_frame_around_prose_is_read_as_paragraphs():
     parts = _layout_parts(TableFragment(1, 0, 300, 0, 210, cells))
     assert [type(p).__name__ for p in parts] == ["TableFragment", "str", "TableFragment"]
     assert parts[1] == prose and [c.text for c in parts[2].cells] == ["规章", "0"]
+
+
+def test_a_ruled_cell_holding_rows_whose_rules_were_not_drawn_is_read_as_rows():
+    from service.ingest.pdf import Char, PdfCell, TableFragment, _layout_parts
+
+    def word(text: str, x: float, top: float) -> list[Char]:
+        return [Char(ch, x + 10 * i, x + 10 * i + 9, top, top + 10, 10.0, 1) for i, ch in enumerate(text)]
+
+    lines = [("（一）予以公开", "26", "26"), ("（二）部分公开", "0", "0"), ("（三）不予公开", "0", "0")]
+    chars = [ch for n, (label, a, b) in enumerate(lines)
+             for ch in word(label, 0, 20 * n) + word(a, 200, 20 * n) + word(b, 300, 20 * n)]
+    cell = PdfCell(0, 320, 0, 60, "\n".join(" ".join(line) for line in lines), chars=chars)
+    parts = _layout_parts(TableFragment(1, 0, 320, 0, 60, [cell, PdfCell(0, 320, 60, 70, "四、结转")]))
+    assert parts[0] == "（一）予以公开\t26\t26\n（二）部分公开\t0\t0\n（三）不予公开\t0\t0"

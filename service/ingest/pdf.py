@@ -556,24 +556,41 @@ LAYOUT_CELL_CHARS = 400
 
 
 def _layout_parts(frag: TableFragment) -> list[TableFragment | str]:
-    """A ruled table as it should be read: its cells of prose as paragraphs, the runs
-    of cells between them as tables, in reading order (top, then left)."""
+    """A ruled table as it should be read: its cells of prose as paragraphs, a cell
+    holding rows whose rules were not drawn as those rows, the runs of cells between
+    them as tables, in reading order (top, then left)."""
     cells = sorted(frag.cells, key=lambda c: (round(c.top), c.x0))
-    if all(len(c.text) <= LAYOUT_CELL_CHARS for c in cells):
+    if all(len(c.text) <= LAYOUT_CELL_CHARS and c.text.count("\n") < 2 for c in cells):
         return [frag]
     parts: list[TableFragment | str] = []
     run: list[PdfCell] = []
     for cell in cells + [None]:
-        if cell is None or len(cell.text) > LAYOUT_CELL_CHARS:
+        rows = _rows_inside(cell) if cell is not None else None
+        if cell is None or len(cell.text) > LAYOUT_CELL_CHARS or rows:
             if run:
                 parts.append(TableFragment(frag.page, min(c.x0 for c in run), max(c.x1 for c in run),
                                            min(c.top for c in run), max(c.bottom for c in run), run))
             run = []
             if cell is not None:
-                parts.append(cell.text)
+                parts.append(rows or cell.text)
         else:
             run.append(cell)
     return parts
+
+
+def _rows_inside(cell: PdfCell) -> str | None:
+    """A cell that holds rows of a table whose rules the PDF did not draw (label, then
+    figures set apart, line after line): those lines, tab-separated, else None."""
+    if not cell.chars or cell.text.count("\n") < 2:
+        return None
+    lines = [_segments(line) for line in _group_lines(cell.chars)]
+    rows = [segments for segments in lines if len(segments) >= 2 and _FIGURE.fullmatch(segments[-1])]
+    if len(rows) < 3 or len(rows) < len(lines) / 2:
+        return None
+    return "\n".join("\t".join(segments) for segments in lines)
+
+
+_FIGURE = re.compile(r"[\d.,，%％]+")
 
 
 def _render(blocks: list[Line | TableFragment], builder: DocumentBuilder, page_center: float) -> None:
