@@ -585,12 +585,12 @@ def _rows_inside(cell: PdfCell) -> str | None:
         return None
     lines = [_segments(line) for line in _group_lines(cell.chars)]
     rows = [segments for segments in lines if len(segments) >= 2 and _FIGURE.fullmatch(segments[-1])]
-    if len(rows) < 3 or len(rows) < len(lines) / 2:
+    if len(rows) < 3 or 3 * len(rows) < len(lines):  # (wrapped labels add lines of their own)
         return None
     return "\n".join("\t".join(segments) for segments in lines)
 
 
-_FIGURE = re.compile(r"[\d.,，%％]+")
+_FIGURE = re.compile(r"[\d.,，%％]+(?: [\d.,，%％]+)*")
 
 
 def _render(blocks: list[Line | TableFragment], builder: DocumentBuilder, page_center: float) -> None:
