@@ -417,3 +417,19 @@ def test_a_ruled_cell_holding_rows_whose_rules_were_not_drawn_is_read_as_rows():
     cell = PdfCell(0, 320, 0, 60, "\n".join(" ".join(line) for line in lines), chars=chars)
     parts = _layout_parts(TableFragment(1, 0, 320, 0, 60, [cell, PdfCell(0, 320, 60, 70, "四、结转")]))
     assert parts[0] == "（一）予以公开\t26\t26\n（二）部分公开\t0\t0\n（三）不予公开\t0\t0"
+
+
+def test_a_scanned_table_continues_on_a_page_that_sat_a_few_millimetres_off():
+    from service.ingest.pdf import Page, PdfCell, TableFragment, _merge_page_breaks
+
+    def page(number: int, dx: float, scanned: bool) -> Page:
+        offset = (number - 1) * 842.0
+        cells = [PdfCell(50 + dx, 150 + dx, offset + 100, offset + 120, f"行{number}"),
+                 PdfCell(150 + dx, 250 + dx, offset + 100, offset + 120, "0")]
+        return Page(number, 595, 842, offset, [TableFragment(number, 50 + dx, 250 + dx, offset + 100,
+                                                             offset + 120, cells)], scanned=scanned)
+
+    merged = _merge_page_breaks([page(1, 0, True), page(2, 8, True)])
+    assert len(merged) == 1 and sorted({c.x0 for c in merged[0].cells}) == [50, 150]
+    # a text layer's tables 8 pt apart are two tables
+    assert len(_merge_page_breaks([page(1, 0, False), page(2, 8, False)])) == 2

@@ -4,8 +4,8 @@
 
 Every PDF fixture (``tests/fixtures/*.pdf``, made by ``training.make_fixtures`` from a
 corpus report) is rendered to page images with pypdfium2 at 150 and 200 dpi, each
-page turned by up to ±1°, blurred slightly and saved as JPEG of quality 60–75, the
-way a scanner and a web upload leave it.  The pages are assembled two ways: an
+page turned by up to ±1° and moved by up to 2 mm, blurred slightly and saved as JPEG
+of quality 60–75, the way a scanner and a web upload leave it.  The pages are assembled two ways: an
 image-only PDF, and a set of PNG files.  The gold is the corpus report's.
 
 Scored as ``training.formats`` scores other formats against gold: sections by key,
@@ -53,7 +53,10 @@ def degraded_pages(pdf_bytes: bytes, dpi: int, rng: random.Random):
     try:
         for index in range(len(pdf)):
             image = pdf[index].render(scale=dpi / 72).to_pil().convert("L")
-            image = image.rotate(rng.uniform(-1.0, 1.0), resample=Image.BICUBIC, expand=False, fillcolor=255)
+            # turned, and moved on the glass by up to 2 mm each way, as a page is scanned
+            shift = dpi * 2 / 25.4
+            image = image.rotate(rng.uniform(-1.0, 1.0), resample=Image.BICUBIC, expand=False, fillcolor=255,
+                                 translate=(rng.uniform(-shift, shift), rng.uniform(-shift, shift)))
             image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 0.7)))
             buffer = io.BytesIO()
             image.save(buffer, "JPEG", quality=rng.randint(60, 75))

@@ -112,6 +112,8 @@ class Page:
     height: float
     offset: float
     blocks: list[Line | TableFragment] = field(default_factory=list)
+    #: Read by OCR from an image: it may sit a few millimetres off the other pages.
+    scanned: bool = False
 
 
 # --- characters into lines ------------------------------------------------------------
@@ -409,7 +411,8 @@ def _in_margin(line: Line, page: Page) -> bool:
 def _drop_page_furniture(pages: list[Page]) -> None:
     """Remove page numbers and running headers/footers."""
     def key(line: Line, page: Page) -> tuple[str, int]:
-        return re.sub(r"\d+", "#", re.sub(r"\s+", "", line.text)), round((line.top - page.offset) / 6)
+        band = _SCAN_SHIFT if page.scanned else 6  # (a scanned page moves on the glass)
+        return re.sub(r"\d+", "#", re.sub(r"\s+", "", line.text)), round((line.top - page.offset) / band)
 
     seen: Counter = Counter()
     for page in pages:
@@ -466,13 +469,31 @@ def _continue_table(first: TableFragment, second: TableFragment) -> None:
     first.bottom = max(c.bottom for c in first.cells)
 
 
+#: How far (points) a scanned page's table may sit off the previous page's and still
+#: continue it: a page moves a few millimetres on the scanner's glass.
+_SCAN_SHIFT = 15.0
+
+
+def _aligned(fragment: TableFragment, to: TableFragment) -> None:
+    """Move and stretch a scanned fragment's cells so that its edges are ``to``'s."""
+    scale = (to.x1 - to.x0) / max(1e-6, fragment.x1 - fragment.x0)
+    for cell in fragment.cells:
+        cell.x0 = to.x0 + (cell.x0 - fragment.x0) * scale
+        cell.x1 = to.x0 + (cell.x1 - fragment.x0) * scale
+    fragment.x0, fragment.x1 = to.x0, to.x1
+
+
 def _merge_page_breaks(pages: list[Page]) -> list[Line | TableFragment]:
     blocks: list[Line | TableFragment] = []
     for page in pages:
+        tolerance = _SCAN_SHIFT if page.scanned else 3
         for i, b in enumerate(page.blocks):
             prev = blocks[-1] if blocks else None
             if (i == 0 and isinstance(b, TableFragment) and isinstance(prev, TableFragment)
-                    and prev.page == b.page - 1 and abs(prev.x0 - b.x0) < 3 and abs(prev.x1 - b.x1) < 3):
+                    and prev.page == b.page - 1 and abs(prev.x0 - b.x0) < tolerance
+                    and abs(prev.x1 - b.x1) < tolerance):
+                if page.scanned:
+                    _aligned(b, prev)
                 _continue_table(prev, b)
                 prev.page = b.page
                 continue

@@ -391,7 +391,7 @@ def scan_page(image: PageImage, number: int, offset: float) -> Page:
                                   0.55 * height, page=number, glyphs=glyphs))
     height, width = gray.shape
     tables_pt = [_Table([(a * k, b * k, c * k, d * k) for a, b, c, d in t.cells]) for t in tables]
-    return page_blocks(Page(number, width * k, height * k, offset), chars, tables_pt)
+    return page_blocks(Page(number, width * k, height * k, offset, scanned=True), chars, tables_pt)
 
 
 # --- page images from files -----------------------------------------------------------
