@@ -34,7 +34,7 @@ from service.types import ExtractionError
 
 #: Resolution text boxes are detected at (recognition reads the full-resolution crops):
 #: body text is still about 20 px high there, and detection costs the square of it.
-DETECT_DPI = 140
+DETECT_DPI = 120
 #: Recognition input height (the model's) and the widest batch (crops × width).
 _REC_HEIGHT = 48
 _REC_BATCH_PIXELS = 640
