@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 from service.budget import DEFAULT, Meter
 from service.ingest.render import DocumentBuilder, Grid, is_wide, join_wrapped
-from service.types import Document, ExtractionError
+from service.types import Document, ExtractionError, Glyph
 
 #: Sentence-final punctuation: a line ending with it ends its paragraph.
 _SENTENCE_END = set("。！？；：!?;:")
@@ -371,8 +371,7 @@ def _open_pages(data: bytes, meter: Meter) -> tuple[list[Page], list[int], int, 
             for number, page in enumerate(pdf.pages, start=1):
                 meter.add_page()
                 read, bad, images = _read_page(page, number, offset)
-                chars = sum(len(b.text) if isinstance(b, Line) else sum(len(c.text) for c in b.cells)
-                            for b in read.blocks)
+                chars = _text_chars(read)
                 if images and chars < _SCANNED_PAGE_CHARS and bad <= chars:
                     scanned.append(number)  # an image and (almost) no text: a scan
                 undecoded += bad
@@ -383,6 +382,11 @@ def _open_pages(data: bytes, meter: Meter) -> tuple[list[Page], list[int], int, 
     except Exception as exc:  # a damaged object inside an otherwise readable file
         raise ExtractionError("pdf_corrupt", f"the PDF is damaged: {type(exc).__name__}: {exc}") from exc
     return pages, scanned, undecoded, metadata
+
+
+def _text_chars(page: Page) -> int:
+    """How many characters a page's lines and cells hold."""
+    return sum(len(b.text) if isinstance(b, Line) else sum(len(c.text) for c in b.cells) for b in page.blocks)
 
 
 #: A page with an image and fewer text-layer characters than this is read by OCR
@@ -652,8 +656,7 @@ def read(data: bytes, meter: Meter | None = None) -> Document:
 
         pages = scan.read_scanned_pages(data, pages, scanned, meter)
         warnings.append(f"{len(scanned)} of {len(pages)} pages were read by OCR (no text layer)")
-    n_chars = sum(len(b.text) if isinstance(b, Line) else sum(len(c.text) for c in b.cells)
-                  for page in pages for b in page.blocks)
+    n_chars = sum(_text_chars(page) for page in pages)
     if n_chars == 0 or undecoded > n_chars:
         what = ("its fonts carry no Unicode mapping" if undecoded
                 else "the scan is blank: OCR found no text" if scanned else "it holds no text")
@@ -670,11 +673,51 @@ def read(data: bytes, meter: Meter | None = None) -> Document:
 def document_from_pages(pages: list[Page], builder: DocumentBuilder) -> Document:
     """Read pages into a document: furniture dropped, tables joined over page breaks,
     prose re-joined, and each character tied to its page and box (``Document.glyphs``)."""
-    from service.ingest.scan import glyph_map
-
     _drop_page_furniture(pages)
     blocks = _merge_page_breaks(pages)
     _render(blocks, builder, pages[0].width / 2)
     doc = builder.build()
     doc.glyphs = glyph_map(doc.text, blocks)
     return doc
+
+
+def glyph_map(text: str, blocks: list[Line | TableFragment]) -> dict[int, Glyph]:
+    """Each character of ``text`` -> its ``Glyph``: page and box, and for a scanned
+    page the reading's confidence and runner-up.
+
+    The rendered text writes the blocks' characters in this same order (lines left
+    to right; a table's cells row by row, each cell's lines top to bottom) and adds
+    only whitespace, so the two are walked side by side; where they ever differ the
+    walk re-synchronises on the next few characters rather than guess."""
+    source: list[tuple[str, Glyph]] = []
+    for block in blocks:
+        if isinstance(block, Line):
+            runs = [block.chars]
+        else:
+            runs = [cell.chars for cell in sorted(block.cells, key=lambda c: (round(c.top), c.x0))]
+        for run in runs:
+            for ch in run:
+                read = getattr(ch, "glyphs", None)  # a scan's (scan.ScanChar): one per character
+                if read is not None:
+                    chars = [c for c in ch.text if not c.isspace()]
+                    if len(chars) == len(read):
+                        source.extend(zip(chars, read))
+                        continue
+                if not ch.text.isspace():  # a text layer's character
+                    glyph = Glyph(ch.page, (round(ch.x0, 1), round(ch.top, 1), round(ch.x1, 1), round(ch.bottom, 1)))
+                    source.extend((c, glyph) for c in ch.text if not c.isspace())
+    out: dict[int, Glyph] = {}
+    j = 0
+    for i, c in enumerate(text):
+        if c.isspace() or j >= len(source):
+            continue
+        if source[j][0] != c:
+            ahead = next((d for d in range(1, 8) if j + d < len(source) and source[j + d][0] == c), None)
+            if ahead is None:
+                continue
+            j += ahead
+        glyph = source[j][1]
+        if glyph is not None:
+            out[i] = glyph
+        j += 1
+    return out

@@ -16,7 +16,7 @@ For each page, one at a time (memory stays at one page image):
    a run of text with page coordinates in points — which ``pdf.page_blocks`` puts
    into cells and lines exactly as it does with a text layer's characters.
 
-``glyph_map`` then ties every character of the rendered text to its page, box,
+``pdf.glyph_map`` then ties every character of the rendered text to its page, box,
 confidence and runner-up reading (``Document.glyphs``).
 """
 
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from service.ingest import ocr
-from service.ingest.pdf import Char, Line, Page, TableFragment, page_blocks
+from service.ingest.pdf import Char, Page, page_blocks
 from service.types import ExtractionError, Glyph
 
 #: Resolution PDF pages are rendered at.
@@ -361,19 +361,19 @@ def scan_page(image: PageImage, number: int, offset: float) -> Page:
     if not tables:
         placed += [(piece, None) for piece in _missed_in_columns(boxes, ink, margin)]
     pieces = [piece for piece, _ in placed]
-    readings = engine.recognise([colour[y0:y1, x0:x1] for x0, y0, x1, y1 in pieces])
+    readings = [_cleaned(r.chars) for r in engine.recognise([colour[y0:y1, x0:x1] for x0, y0, x1, y1 in pieces])]
     # A cell whose pieces all read as nothing (a box cut badly) is read whole once more.
     cells = [c for t in tables for c in t.cells]
-    read_cells = {cell for (_, cell), r in zip(placed, readings) if cell is not None and _cleaned(r.chars)}
+    read_cells = {cell for (_, cell), read in zip(placed, readings) if cell is not None and read}
     again = [(cell, crop) for cell in sorted({c for _, c in placed if c is not None} - read_cells)
              if (crop := cell_ink(cells[cell], ink, margin)) and crop not in pieces]
     if again:
         pieces += [crop for _, crop in again]
-        readings += engine.recognise([colour[y0:y1, x0:x1] for _, (x0, y0, x1, y1) in again])
+        readings += [_cleaned(r.chars)
+                     for r in engine.recognise([colour[y0:y1, x0:x1] for _, (x0, y0, x1, y1) in again])]
     chars: list[Char] = []
     s = image.source_per_px
-    for (x0, y0, x1, y1), reading in zip(pieces, readings):
-        read = _cleaned(reading.chars)
+    for (x0, y0, x1, y1), read in zip(pieces, readings):
         if not read or max(c.confidence for c in read) < 0.3:
             continue
         height = (y1 - y0) * k
@@ -441,49 +441,6 @@ def pdf_page_image(pdf, index: int) -> PageImage:
     fitted, factor = _fitted(gray)
     k = 72.0 / RENDER_DPI / factor
     return PageImage(fitted, k, k)
-
-
-# --- offsets of the rendered text to the page --------------------------------------------
-
-def glyph_map(text: str, blocks: list[Line | TableFragment]) -> dict[int, Glyph]:
-    """Each character of ``text`` -> its ``Glyph``: page and box, and for a scanned
-    page the reading's confidence and runner-up.
-
-    The rendered text writes the blocks' characters in this same order (lines left
-    to right; a table's cells row by row, each cell's lines top to bottom) and adds
-    only whitespace, so the two are walked side by side; where they ever differ the
-    walk re-synchronises on the next few characters rather than guess."""
-    source: list[tuple[str, Glyph]] = []
-    for block in blocks:
-        if isinstance(block, Line):
-            runs = [block.chars]
-        else:
-            runs = [cell.chars for cell in sorted(block.cells, key=lambda c: (round(c.top), c.x0))]
-        for run in runs:
-            for ch in run:
-                if isinstance(ch, ScanChar):
-                    chars = [c for c in ch.text if not c.isspace()]
-                    if len(chars) == len(ch.glyphs):
-                        source.extend(zip(chars, ch.glyphs))
-                        continue
-                if not ch.text.isspace():  # a text layer's character
-                    glyph = Glyph(ch.page, (round(ch.x0, 1), round(ch.top, 1), round(ch.x1, 1), round(ch.bottom, 1)))
-                    source.extend((c, glyph) for c in ch.text if not c.isspace())
-    out: dict[int, Glyph] = {}
-    j = 0
-    for i, c in enumerate(text):
-        if c.isspace() or j >= len(source):
-            continue
-        if source[j][0] != c:
-            ahead = next((d for d in range(1, 8) if j + d < len(source) and source[j + d][0] == c), None)
-            if ahead is None:
-                continue
-            j += ahead
-        glyph = source[j][1]
-        if glyph is not None:
-            out[i] = glyph
-        j += 1
-    return out
 
 
 # --- documents ----------------------------------------------------------------------------
