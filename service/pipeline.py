@@ -138,9 +138,8 @@ def extract_document(doc: Document, models: Models | None = None,
     if not any(s.key != "preamble" for s in sections) and not any(table_result.tables.values()):
         named = report_evidence(doc.text)
         if len(named) < MIN_EVIDENCE:
-            scanned_pages = any(g.confidence is not None for g in submitted.glyphs.values())
             scan_note = ("; the text was read by OCR from page images, which reads a scan of about "
-                         "150 dpi or more" if scanned_pages else "")
+                         "150 dpi or more" if submitted.read_by_ocr else "")
             raise ExtractionError(
                 "not_a_report",
                 f"no section heading or disclosure table of a 政府信息公开工作年度报告 was found{scan_note}")

@@ -101,7 +101,7 @@ def review(extraction: Extraction, doc: Document) -> Extraction:
         extraction.checks = checks.run_checks(extraction, text)
         extraction.audit = checks.summarise(extraction.checks)
     _name_suspects(extraction)
-    if any(g.confidence is not None for g in glyphs.values()):
+    if doc.read_by_ocr:
         _flag_unread(extraction)
     return extraction
 

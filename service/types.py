@@ -70,8 +70,13 @@ class Document:
     #: What the file says of itself outside its text: ``title`` (HTML, PDF, DOCX) and
     #: ``date`` (YYYY-MM-DD, an HTML page's declared publication date).
     metadata: dict[str, str] = field(default_factory=dict)
-    #: For text read by OCR: text offset -> where that character stands on its page.
+    #: For a PDF or a scan: text offset -> where that character stands on its page.
     glyphs: dict[int, Glyph] = field(default_factory=dict, repr=False)
+
+    @property
+    def read_by_ocr(self) -> bool:
+        """Whether any of the text was read by OCR (its glyphs carry a confidence)."""
+        return any(g.confidence is not None for g in self.glyphs.values())
 
 
 # --- public: one extraction --------------------------------------------------
