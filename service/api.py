@@ -217,11 +217,16 @@ async def _source_from_request(request: Request,
         try:
             payload = TextRequest.model_validate_json(body)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
-            raise ApiError(422, "invalid_request", f"expected a JSON body {{\"text\": ...}}: {problems}") from exc
+            raise ApiError(422, "invalid_request",
+                           f"expected a JSON body {{\"text\": ...}}: {validation_problems(exc)}") from exc
         return payload.text, payload.filename
     # Any other content type: the body is the file itself (curl --data-binary @report.pdf).
     return body, request.query_params.get("filename")
+
+
+def validation_problems(exc: ValidationError | RequestValidationError) -> str:
+    """A validation error as one line: each field's path and what is wrong with it."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
 
 
 # --- the app --------------------------------------------------------------------------
@@ -260,8 +265,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return _error(422, "invalid_request", problems or "invalid request")
+        return _error(422, "invalid_request", validation_problems(exc) or "invalid request")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

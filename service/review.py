@@ -282,8 +282,7 @@ async def save(request: Request) -> JSONResponse:
     try:
         correction = Correction.model_validate_json(body)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
-        raise api.ApiError(422, "invalid_request", problems) from exc
+        raise api.ApiError(422, "invalid_request", api.validation_problems(exc)) from exc
     if len(correction.text) > settings.budget.chars:
         raise api.ApiError(413, "too_large", f"the text is over {settings.budget.chars} characters")
     try:
