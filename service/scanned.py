@@ -18,6 +18,7 @@ OCR glyphs (``Document.glyphs``):
 from __future__ import annotations
 
 from service import checks
+from service.numbers import parse_number
 from service.template import TABLE_KEYS, table_schema
 from service.types import CellFlag, Document, Extraction, Glyph, Location
 
@@ -49,19 +50,10 @@ def _alternatives(text: str, start: int, glyphs: dict[int, Glyph]) -> list[int |
                 or glyph.alternative_confidence < MIN_ALTERNATIVE):
             continue
         changed = text[:i] + glyph.alternative + text[i + 1:]
-        value = _number(changed)
+        value = parse_number(changed)
         if value is not None and value not in out:
             out.append(value)
     return out
-
-
-def _number(text: str) -> int | float | None:
-    cleaned = text.replace(",", "").replace("，", "").strip()
-    try:
-        value = float(cleaned)
-    except ValueError:
-        return None
-    return int(value) if value.is_integer() and "." not in cleaned else value
 
 
 def _set(extraction: Extraction, key: str, value: int | float) -> None:
