@@ -67,7 +67,8 @@ def _extract_line(path: str | list[str], include_text: bool = False,
     """(error message or None, the JSON line) of one file: serialised in the worker,
     so the parent only writes lines."""
     result = _extract_one(path, include_text, max_mb)
-    error = f"{result['source']}: {result['error']['detail']}" if "error" in result else None
+    source = ", ".join(path) if isinstance(path, list) else path
+    error = f"{source}: {result['error']['detail']}" if "error" in result else None
     return error, json.dumps(result, ensure_ascii=False) + "\n"
 
 

@@ -216,7 +216,7 @@ def extract_file(path: str | list[str], *, include_text: bool = False, max_mb: f
     The budgets of the environment apply (``service.budget``)."""
     try:
         if isinstance(path, list):
-            data: bytes | list[bytes] = [ingest.read_file(p, max_mb) for p in path]
+            data: bytes | list[bytes] = [_page_file(p, max_mb) for p in path]
             name = None
         else:
             data = ingest.read_file(path, max_mb)
@@ -227,6 +227,14 @@ def extract_file(path: str | list[str], *, include_text: bool = False, max_mb: f
         return {"error": {"code": exc.code, "detail": exc.detail}}
     except RecursionError:
         return {"error": {"code": "too_complex", "detail": "the document is nested too deeply"}}
+
+
+def _page_file(path: str, max_mb: float) -> bytes:
+    """One page image of a set, its path named in an error (a set has many)."""
+    try:
+        return ingest.read_file(path, max_mb)
+    except ExtractionError as exc:
+        raise ExtractionError(exc.code, f"{path}: {exc.detail}") from None
 
 
 def extract(source: bytes | str | list[bytes], filename: str | None = None, *,

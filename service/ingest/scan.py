@@ -429,7 +429,8 @@ def image_pages(data: bytes, meter) -> Iterator[PageImage]:
     except (Image.DecompressionBombError, UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         if isinstance(exc, Image.DecompressionBombError):
             raise ExtractionError("too_large", f"the image is too large to read ({exc})") from exc
-        raise ExtractionError("image_unreadable", f"the image cannot be decoded: {exc}") from exc
+        reason = "damaged, or not really a PNG, JPEG or TIFF" if isinstance(exc, UnidentifiedImageError) else exc
+        raise ExtractionError("image_unreadable", f"the image cannot be decoded: {reason}") from exc
 
 
 def pdf_page_image(pdf, index: int) -> PageImage:
