@@ -39,6 +39,7 @@ from dataclasses import dataclass, field, replace
 
 from rapidfuzz.fuzz import ratio
 
+from service.tables.grid import next_row_label
 from service.tables.headers import COLUMN_NAMES
 from service.template import SECTION_VARIANTS
 from service.types import Cell, Document, Extraction, Section, SourceTable
@@ -194,6 +195,11 @@ def _peel_headers(line: str, start: int, end: int) -> list[int]:
     pos = start
     while pos < end:
         m = _HEADER_WORD.match(line, pos, end) or _BRACKETED.match(line, pos, end)
+        if m is None and cuts:
+            artefact = _ARTEFACT.match(line, pos, end)
+            if artefact:  # (between header words: it joins the next word's cell)
+                pos = artefact.end()
+                continue
         if m is None or m.end() == pos:
             break
         if not cuts and re.sub(r"\s", "", m.group()) in _GENERIC_HEADER_WORDS:
@@ -219,6 +225,10 @@ class _Run:
     after_clause: bool  # the label reaches back to a clause mark, not to another run
 
 
+#: A converter's artefact ([bookmark: _Hlk67039688]): its digits are no figures.
+_ARTEFACT = re.compile(r"\[bookmark:[^\]]*\]")
+
+
 def _runs(line: str) -> list[re.Match]:
     """Runs of figures in ``line``: bare figures, or figures that each print a unit."""
     if "元" not in line and "笔" not in line:
@@ -233,8 +243,13 @@ def _table_runs(line: str, floors: list[int]) -> list[_Run]:
     """The runs of figures in ``line`` that read as table cells."""
     runs: list[_Run] = []
     prev_end = 0
+    artefacts = [m.span() for m in _ARTEFACT.finditer(line)] if "[bookmark:" in line else []
     for m in _runs(line):
         start, end = m.start(), m.end()
+        inside = next((b for a, b in artefacts if a <= start < b), None)
+        if inside is not None:  # its digits are a bookmark's name: the label goes on after it
+            prev_end = inside
+            continue
         if _ENUMERATOR_AFTER.match(line, end):
             # the last digit is the number of the next row's label (…0 002.其他…)
             end -= 1
@@ -286,7 +301,9 @@ def _table_breaks(line: str, floors: list[int]) -> list[tuple[int, str]]:
             for m in _ROW_NUMBER.finditer(line, row_start + 1, run.start):
                 # a numbered row printed without figures ends where the next row's number
                 # starts: an empty cell there marks it a row
-                inserts.append((m.start(), "\t\n" if _LEAF_NUMBER.match(line, row_start) else "\n"))
+                blank_row = (_LEAF_NUMBER.match(line, row_start)
+                             or next_row_label(line[row_start:m.start()], line[m.start():m.end()]))
+                inserts.append((m.start(), "\t\n" if blank_row else "\n"))
                 row_start = m.start()
             if cuts and not line[cuts[-1]:run.start].strip():
                 pass  # all header words: the figures stand on a line of their own

@@ -645,3 +645,69 @@ def test_the_templates_three_header_rows_on_one_line_put_the_total_last():
     assert applicant_order([flattened]) == list(APPLICANT_COLUMNS)
     own = ["总计", "自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他"]
     assert applicant_order([own])[0] == "total"
+
+
+def _one_cell_per_line_table_3(blank: set[str]) -> tuple[str, dict]:
+    """Table 3 as a crawler's get_text("\\n") prints it: every cell on a line of its own
+    and the empty cells gone, so a row left all blank is a label and nothing more.  The
+    rows in ``blank`` print no figure; the others print their seven figures, one per line
+    (natural persons only).  Returns the text and each row's total (None: all blank)."""
+    from service.template import APPLICATION_ROWS_2021
+
+    lines = ["三、收到和处理政府信息公开申请情况", "申请人情况", "自然人", "法人或其他组织", "总计", "商业企业",
+             "科研机构", "社会公益组织", "法律服务机构", "其他"]
+    totals: dict[str, int | None] = {}
+    for i, (key, label) in enumerate(APPLICATION_ROWS_2021.items()):
+        label = label.replace("三、本年度办理结果 ", "").replace("（三）不予公开 ", "（三）不予公开\n") \
+            .replace("（四）无法提供 ", "（四）无法提供\n").replace("（五）不予处理 ", "（五）不予处理\n") \
+            .replace("（六）其他处理 ", "（六）其他处理\n")
+        lines.append(label)
+        if key in blank:
+            totals[key] = None
+        else:
+            totals[key] = 10 + i
+            lines += [str(10 + i), "0", "0", "0", "0", "0", str(10 + i)]
+    lines += ["四、政府信息公开行政复议、行政诉讼情况", ""]
+    return "\n".join(lines), totals
+
+
+def test_rows_left_blank_in_a_table_printed_one_cell_per_line(shipped_model):
+    """A label followed straight by the next row's label (2. then 3.; 5. then （六）; a
+    row numbered like a group, （二）, then （三）) is a row whose cells are all blank:
+    each cell null and flagged blank, never a figure taken from another row.  A group
+    label followed by its own first row (（三）不予公开 then 1.) is not a row."""
+    blank = {"partially_granted", "denied_prohibited_by_law", "denied_three_safeties",
+             "rejected_confirmation", "other_misc"}
+    text, totals = _one_cell_per_line_table_3(blank)
+    result = read(text, shipped_model)
+    apps = result.tables["applications"]
+    for key in blank:
+        assert apps[key] == dict.fromkeys(apps[key], None) and len(apps[key]) == 7, key
+        flagged = {f.cell for f in result.cell_flags if f.reason == "blank"}
+        assert f"applications.{key}.total" in flagged
+    assert {key: row["total"] for key, row in apps.items() if key not in blank} == \
+        {key: total for key, total in totals.items() if key not in blank}
+
+
+def test_labels_without_figures_above_a_converters_rows_are_not_taken_for_blank_rows(shipped_model):
+    """Torn labels float above rows of figures printed several to a line (a PDF
+    converter): there a label followed by the next row's label says nothing of its
+    cells, and no row is read as blank."""
+    text, want = _torn_table_3(_TORN)
+    apps = read(text, shipped_model).tables["applications"]
+    assert all(value is not None for row in apps.values() for value in row.values())
+
+
+def test_a_bookmark_inside_a_glued_table_4_header():
+    """A Word bookmark left in table 4's header ([bookmark:_Hlk67039688]) by a text with
+    every space lost: its digits are no figures, and the 15 glued zeros after the header
+    are still table 4."""
+    from service.pipeline import read_report
+
+    text = ("一、总体情况本机关全年未收到行政复议。四、政府信息公开行政复议、行政诉讼情况"
+            "行政复议行政诉讼结果维持结果纠正其他结果尚未审结总计未经复议直接起诉[bookmark:_Hlk67039688]"
+            "复议后起诉结果维持结果纠正其他结果尚未审结总计结果维持结果纠正其他结果尚未审结总计"
+            "000000000000000五、存在的主要问题及改进情况无。")
+    review = read_report(text).tables["review_litigation"]
+    assert review == {group: dict.fromkeys(("maintained", "corrected", "other", "pending", "total"), 0)
+                      for group in ("review", "litigation_direct", "litigation_after_review")}

@@ -432,6 +432,45 @@ def _joined_label(pending: list[_Pending]) -> tuple[list[GridCell], list[str]]:
     return [label], [c.text for c in cells[:first]]
 
 
+#: A label's own number at its start: a leaf's 1. 2、, a group's （二）, a part's 四、.
+_LEAF_START = re.compile(r"\s*([0-9０-９]{1,2})\s*[.．、](?![0-9０-９])")
+_GROUP_START = re.compile(r"\s*[（(]([一二三四五六七八九十]{1,2})[)）]")
+_PART_START = re.compile(r"\s*([一二三四五六七八九十]{1,2})、")
+_CHINESE_NUMBERS = {c: i for i, c in enumerate("一二三四五六七八九", 1)}
+
+
+def _label_number(text: str) -> tuple[str, int] | None:
+    """("leaf" | "group" | "part", n) for a label that starts with its number."""
+    for kind, pattern in (("leaf", _LEAF_START), ("group", _GROUP_START), ("part", _PART_START)):
+        m = pattern.match(text)
+        if m:
+            number = m.group(1).translate(_FULL_WIDTH)
+            if number.isdigit():
+                return kind, int(number)
+            tens, _, units = number.rpartition("十")  # 七, 十, 十二, 二十
+            value = (_CHINESE_NUMBERS.get(tens, 1) * 10 if "十" in number else 0) + _CHINESE_NUMBERS.get(units, 0)
+            return kind, value
+    return None
+
+
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
+def next_row_label(before: str, after: str) -> bool:
+    """Whether label ``after`` is the template's next row after ``before`` with no row
+    between them: the next leaf (2. after 1.), or, after a leaf or a row numbered like
+    a group (（二）部分公开), the next group or part (（三） after 5., 四、 after （七）).
+    A group followed by its own first leaf (（三）不予公开 → 1.) is not: it is a parent."""
+    a, b = _label_number(before), _label_number(after)
+    if a is None or b is None:
+        return False
+    if a[0] == "leaf":
+        return (b[0] == "leaf" and b[1] == a[1] + 1) or b[0] in ("group", "part")
+    if a[0] == "group":
+        return (b[0] == "group" and b[1] == a[1] + 1) or b[0] == "part"
+    return False
+
+
 class _Pending(NamedTuple):
     """A row of labels without figures, waiting for the figures below it."""
 
@@ -450,6 +489,10 @@ def table_rows(grid: list[GridRow]) -> list[TableRow]:
     # one cell per line without delimiters (a crawler's get_text("\n")) continues it
     # with one figure per line.
     one_per_line = False
+    # The table is printed one cell per line (a label then its figures, each on a line of
+    # its own): its rows come in document order, so a label directly followed by the
+    # next row's label is a row whose cells are all blank (the blank cells left no line).
+    cells_per_line = False
     for row in grid:
         lone = _lone_figure(row)
         if one_per_line and lone is not None and row.start == lone.start:
@@ -475,9 +518,16 @@ def table_rows(grid: list[GridRow]) -> list[TableRow]:
                 continue  # an empty line of cells
         elif not filled and is_header_row([c.text for c in labels]):
             out.append(TableRow(labels, [], [], row.start, row.end, header=True, cells=cells))
-            pending, carried = [], []
+            pending, carried, cells_per_line = [], [], False
             continue
         elif not values:
+            if cells_per_line and pending and len(labels) == 1 and len(pending[-1].labels) == 1 \
+                    and next_row_label(pending[-1].labels[0].text, labels[0].text):
+                own = pending.pop()
+                label = own.labels[0]
+                context = [c.text for p in pending for c in p.labels] or own.context
+                out.append(TableRow([label], [_new_cell(("", label.end, label.end, "blank"))], context,
+                                    own.start, label.end, wrapped=True))
             pending.append(_Pending(labels, list(carried), row.start))
             continue
         elif filled and _row_numbers(labels[-1:]) >= 2:
@@ -494,6 +544,7 @@ def table_rows(grid: list[GridRow]) -> list[TableRow]:
             else:
                 context = list(carried)
             out.append(TableRow(labels[-1:], values, context, row.start, row.end))
+            cells_per_line = False  # (a label beside its figures: not one cell per line)
             if len(labels) > 1 or pending:
                 carried = context
             pending = []
@@ -524,6 +575,7 @@ def table_rows(grid: list[GridRow]) -> list[TableRow]:
             if out and not out[-1].header and out[-1].start == own.start and out[-1].filled == 0:
                 out.pop()
             one_per_line = lone is not None
+            cells_per_line = one_per_line
             if one_per_line:
                 values = [lone]  # (not the empty cell before it on a line led by a tab)
             out.append(TableRow(labels, values, context, own.start, row.end, wrapped=True))
