@@ -181,6 +181,12 @@ def _label_start(line: str, run_start: int, floor: int) -> tuple[int, bool]:
     return floor, False
 
 
+#: The title of a section that holds a table (tables 2–4), longest first.
+_TABLE_TITLE = re.compile("|".join(re.escape(t) for t in sorted(
+    (t for key, titles in SECTION_VARIANTS.items() if key in ("active_disclosure", "applications",
+                                                               "review_litigation") for t in titles),
+    key=len, reverse=True)))
+
 #: Header words too common to start a header on their own (其他对外管理服务事项 is a
 #: row label): they are peeled only after another header word.
 _GENERIC_HEADER_WORDS = frozenset(w for names in COLUMN_NAMES.values() for syns in names.values()
@@ -193,6 +199,12 @@ def _peel_headers(line: str, start: int, end: int) -> list[int]:
     the label is all header words)."""
     cuts: list[int] = []
     pos = start
+    title = _TABLE_TITLE.match(line, pos, end)
+    if title and _HEADER_WORD.match(line, title.end(), end):
+        # a table's section title without its number, run into the header after it
+        # (主动公开政府信息情况第二十条第（一）项…): a line of its own
+        pos = title.end()
+        cuts.append(pos)
     while pos < end:
         m = _HEADER_WORD.match(line, pos, end) or _BRACKETED.match(line, pos, end)
         if m is None and cuts:

@@ -711,3 +711,16 @@ def test_a_bookmark_inside_a_glued_table_4_header():
     review = read_report(text).tables["review_litigation"]
     assert review == {group: dict.fromkeys(("maintained", "corrected", "other", "pending", "total"), 0)
                       for group in ("review", "litigation_direct", "litigation_after_review")}
+
+
+def test_a_table_title_without_its_number_run_into_the_header():
+    """Every space lost and the section's number missing: 主动公开政府信息情况 runs
+    straight into table 2's header and its first row; the rows are still read."""
+    from service.pipeline import read_report
+
+    text = ("一、总体情况本机关依法公开政府信息。主动公开政府信息情况第二十条第（一）项信息内容本年制发件数"
+            "本年废止件数现行有效件数规章000行政规范性文件3114第二十条第（五）项信息内容本年处理决定数量"
+            "行政许可18570三、收到和处理政府信息公开申请情况")
+    active = read_report(text).tables["active_disclosure"]
+    assert active["regulations"] == {"issued": 0, "repealed": 0, "in_force": 0}
+    assert active["licensing"] == {"decisions": 18570}
