@@ -132,13 +132,32 @@ COLUMNS = {
 }
 
 
+#: The Arrow type of each child table's columns but report_id (as the schema above):
+#: every report's rows get the same types, whatever its values (all null, all whole).
+_ARROW_TYPES = {"VARCHAR": "string", "INTEGER": "int32", "BIGINT": "int64", "DOUBLE": "float64",
+                "BOOLEAN": "bool_"}
+
+
+def _arrow_schema(table: str):
+    import re
+
+    import pyarrow as pa
+
+    body = _SCHEMA.split(f"CREATE TABLE IF NOT EXISTS {table} (", 1)[1].split(");", 1)[0]
+    types = {name: kind for name, kind in re.findall(r'"?(\w+)"? (VARCHAR|INTEGER|BIGINT|DOUBLE|BOOLEAN)', body)}
+    return pa.schema([(name, getattr(pa, _ARROW_TYPES[types[name]])()) for name in COLUMNS[table][1:]])
+
+
 @dataclass(frozen=True)
 class Prepared:
-    """A report's rows, column by column, ready to store (made where it was extracted:
-    a batch's workers, so that the one writer only appends columns)."""
+    """A report's rows, as Arrow tables ready to store (made where it was extracted: a
+    batch's workers, so that the one writer only concatenates them)."""
 
-    report: dict                                # reports' fields but id and models_version
-    columns: dict[str, dict[str, list]]         # child table -> column -> values (no report_id)
+    report: dict                     # reports' fields but id and models_version
+    tables: dict[str, Any]           # child table -> pyarrow.Table of its columns but report_id
+
+    def rows(self, table: str) -> int:
+        return self.tables[table].num_rows
 
 
 def prepare(result: dict) -> Prepared:
@@ -149,7 +168,7 @@ def prepare(result: dict) -> Prepared:
               "format": result.get("format"), "error_code": error.get("code"), "error_detail": error.get("detail")}
     columns: dict[str, dict[str, list]] = {t: {c: [] for c in COLUMNS[t][1:]} for t in CHILD_TABLES}
     if error:
-        return Prepared(report, columns)
+        return Prepared(report, _arrow_tables(columns))
     flags = {f["cell"]: f["reason"] for f in result.get("cell_flags", [])}
     provenance = result.get("provenance", {})
     cells = columns["cells"]
@@ -171,7 +190,22 @@ def prepare(result: dict) -> Prepared:
             for name in fields:
                 value = item.get(name)
                 columns[table][name].append(_number(value) if name == "value" else value)
-    return Prepared(report, columns)
+    return Prepared(report, _arrow_tables(columns))
+
+
+def _arrow_tables(columns: dict[str, dict[str, list]]) -> dict[str, Any]:
+    import pyarrow as pa
+
+    return {table: pa.table(values, schema=_schemas()[table]) for table, values in columns.items()}
+
+
+_SCHEMAS: dict[str, Any] = {}
+
+
+def _schemas() -> dict[str, Any]:
+    if not _SCHEMAS:
+        _SCHEMAS.update({table: _arrow_schema(table) for table in CHILD_TABLES})
+    return _SCHEMAS
 
 
 @dataclass(frozen=True)
@@ -192,10 +226,13 @@ def store(con, *, source: str, sha256: str, result: dict, models_version: str, r
 def store_many(con, items: list[Item], models_version: str) -> list[int]:
     """Store reports whole in one transaction: each with all its rows, or (killed
     before the commit) none of them.  A statement costs DuckDB about a millisecond
-    whatever its rows, so a batch writing the reports its workers finished meanwhile
-    in one transaction keeps up with them.  Returns their ids."""
+    whatever its rows, so a batch whose workers finish reports faster than one
+    transaction each can be written stores those that waited together (see
+    ``batch.arrival_groups``).  Returns their ids."""
     if not items:
         return []
+    import pyarrow as pa
+
     now = _dt.datetime.now(_dt.UTC).replace(tzinfo=None)
     con.execute("BEGIN TRANSACTION")
     try:
@@ -211,21 +248,17 @@ def store_many(con, items: list[Item], models_version: str) -> list[int]:
                 con.execute(f"DELETE FROM reports WHERE id IN ({ids})")
         ids = [r[0] for r in con.execute("SELECT nextval('report_ids') FROM range(?)", [len(items)]).fetchall()]
         reports: dict[str, list] = {c: [] for c in COLUMNS["reports"]}
-        children: dict[str, dict[str, list]] = {t: {c: [] for c in COLUMNS[t]} for t in CHILD_TABLES}
         for report_id, it in zip(ids, items):
             row = {"id": report_id, "source": it.source, "sha256": it.sha256, "models_version": models_version,
                    "extracted_at": now, **it.prepared.report}
             for name in COLUMNS["reports"]:
                 reports[name].append(row[name])
-            for table, columns in it.prepared.columns.items():
-                n = len(next(iter(columns.values()), []))
-                children[table]["report_id"].extend([report_id] * n)
-                for name, values in columns.items():
-                    children[table][name].extend(values)
-        _insert(con, "reports", reports)
-        for table, columns in children.items():
-            if columns["report_id"]:
-                _insert(con, table, columns)
+        _insert(con, "reports", pa.table({name: reports[name] for name in COLUMNS["reports"]}))
+        for table in CHILD_TABLES:
+            report_ids = [report_id for report_id, it in zip(ids, items) for _ in range(it.prepared.rows(table))]
+            if report_ids:
+                rows = pa.concat_tables([it.prepared.tables[table] for it in items])
+                _insert(con, table, rows.add_column(0, "report_id", pa.array(report_ids, pa.int64())))
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -233,12 +266,10 @@ def store_many(con, items: list[Item], models_version: str) -> list[int]:
     return ids
 
 
-def _insert(con, table: str, columns: dict[str, list]) -> None:
-    """Columns into a table in one statement, as an Arrow table DuckDB scans
-    (``executemany`` runs a statement per row: 150 ms a report)."""
-    import pyarrow as pa
-
-    con.register("_rows", pa.table({name: columns[name] for name in COLUMNS[table]}))
+def _insert(con, table: str, rows) -> None:
+    """An Arrow table's rows into a table in one statement (``executemany`` runs a
+    statement per row: 150 ms a report)."""
+    con.register("_rows", rows)
     try:
         con.execute(f"INSERT INTO {table} SELECT * FROM _rows")
     finally:

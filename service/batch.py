@@ -6,25 +6,30 @@ their SHA-256: a file whose hash is stored is skipped (``force`` reads it again;
 extraction runs on several cores (``jobs``, processes forked after the models are
 loaded) or on a Dask cluster (``engine="dask"``: an existing scheduler, or a local
 cluster of ``jobs`` workers); the results stream back to this process, the one
-writer of the database, which stores each report whole: the reports finished within
-a second (at most 32) share a transaction, so a kill loses none half-stored.
+writer of the database, which stores each report whole, in a transaction of its own
+when it arrives to an idle writer; reports that arrived while the writer was busy
+are stored together in the next one (group commit), so the writer keeps up with
+any number of workers and a kill loses none half-stored.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import time
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple, TypeVar
 
 from service import archive
 
-#: Finished reports are committed together, each whole, up to this many or this long
-#: after the first of them finished (a kill loses at most these, which a re-run redoes).
+#: The most reports one transaction holds: those that arrived while the writer was
+#: storing the last ones (a kill loses at most these, which a re-run redoes).
 GROUP_REPORTS = 32
-GROUP_SECONDS = 1.0
+T = TypeVar("T")
+
 #: File suffixes a batch reads (the format itself is sniffed from the content).
 SUFFIXES = {".txt", ".text", ".htm", ".html", ".xhtml", ".docx", ".pdf"}
 
@@ -69,7 +74,61 @@ class Summary:
     skipped: int = 0
     stored: int = 0
     failed: int = 0
+    transactions: int = 0  # (fewer than ``stored`` where reports waited for the writer)
     errors: list[str] = field(default_factory=list)
+
+
+class _Raised(NamedTuple):
+    error: BaseException
+
+
+def arrival_groups(results: Iterable[T], limit: int) -> Iterator[list[T]]:
+    """``results`` in the groups they arrive in: each group is the first result not yet
+    taken and those that arrived with it or since (at most ``limit``).  A consumer
+    that takes a group as soon as it has stored the last one gets one result at a
+    time while it keeps up, and everything that waited when it falls behind.
+
+    The results are fetched on a thread of their own (the extraction workers run
+    on while the consumer writes); an error raised fetching them is raised here,
+    after the results that came before it."""
+    arrived: queue.SimpleQueue = queue.SimpleQueue()
+    end = object()
+    stop = threading.Event()  # the consumer is gone: fetch no more
+
+    def fetch() -> None:
+        try:
+            for result in results:
+                if stop.is_set():
+                    break
+                arrived.put(result)
+        except BaseException as exc:  # (raised again in the consumer's thread)
+            arrived.put(_Raised(exc))
+        finally:
+            close = getattr(results, "close", None)
+            if close is not None:
+                close()  # (a generator's pool shuts down, its unstarted work cancelled)
+        arrived.put(end)
+
+    threading.Thread(target=fetch, name="batch-results", daemon=True).start()
+    try:
+        while True:
+            group = [arrived.get()]
+            while len(group) < limit and group[-1] is not end and not isinstance(group[-1], _Raised):
+                try:
+                    group.append(arrived.get_nowait())
+                except queue.Empty:
+                    break
+            last = group[-1]
+            if last is end or isinstance(last, _Raised):
+                group.pop()
+            if group:
+                yield group
+            if isinstance(last, _Raised):
+                raise last.error
+            if last is end:
+                return
+    finally:
+        stop.set()
 
 
 def _local_results(todo: list[tuple[Path, str]], jobs: int) -> Iterator[tuple[Path, str, archive.Prepared]]:
@@ -141,28 +200,17 @@ def run(paths: Iterable[str | Path], db: str | Path, *, jobs: int = 1, force: bo
             on_start(len(todo))
         results = (_dask_results(todo, jobs, scheduler) if engine == "dask"
                    else _local_results(todo, jobs))
-        pending: list[archive.Item] = []
-        since = time.monotonic()
-
-        def commit() -> None:
-            # the finished reports, each whole, in one transaction (see archive.store_many)
-            archive.store_many(con, pending, models_version)
-            for item in pending:
+        for group in arrival_groups(results, GROUP_REPORTS):
+            items = [archive.Item(str(path), sha, prepared, replace=sha in known) for path, sha, prepared in group]
+            archive.store_many(con, items, models_version)  # each report whole, in one transaction
+            summary.transactions += 1
+            for item in items:
                 summary.stored += 1
                 if item.prepared.report["error_code"]:
                     summary.failed += 1
                     summary.errors.append(f"{item.source}: {item.prepared.report['error_detail']}")
                 if on_file:
                     on_file(summary, len(todo))
-            pending.clear()
-
-        for path, sha, prepared in results:
-            if not pending:
-                since = time.monotonic()
-            pending.append(archive.Item(str(path), sha, prepared, replace=sha in known))
-            if len(pending) >= GROUP_REPORTS or time.monotonic() - since >= GROUP_SECONDS:
-                commit()
-        commit()
         return summary
     finally:
         con.close()

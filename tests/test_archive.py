@@ -200,3 +200,38 @@ def test_reprocess_older_reads_again_what_another_models_version_read(tmp_path):
     again = batch.run([YEARS], db, reprocess_older=True)
     assert (again.stored, again.skipped) == (1, 2)
     assert _rows(db, "SELECT count(*), count(DISTINCT models_version) FROM reports")[0] == (3, 1)
+
+
+def test_results_are_stored_one_at_a_time_while_the_writer_keeps_up():
+    """A result that arrives to an idle writer is a group (a transaction) of its own;
+    the results that arrived while the writer was busy make the next group, up to the
+    limit; an error fetching them is raised after the results before it."""
+    import threading
+
+    def slow():  # a worker slower than the writer
+        for i in range(4):
+            time.sleep(0.05)
+            yield i
+    assert list(batch.arrival_groups(slow(), 32)) == [[0], [1], [2], [3]]
+
+    busy = threading.Event()
+    def waiting():  # everything is ready while the writer stores the first
+        yield 0
+        busy.wait(5)
+        yield from range(1, 40)
+    groups = []
+    for group in batch.arrival_groups(waiting(), 32):
+        groups.append(group)
+        if group == [0]:
+            busy.set()
+            time.sleep(0.2)  # storing: the rest arrives meanwhile
+    assert groups[0] == [0] and groups[1] == list(range(1, 33)) and sum(groups, []) == list(range(40))
+
+    def failing():
+        yield 1
+        raise OSError("worker died")
+    got = []
+    with pytest.raises(OSError, match="worker died"):
+        for group in batch.arrival_groups(failing(), 32):
+            got += group
+    assert got == [1]
