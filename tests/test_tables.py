@@ -724,3 +724,23 @@ def test_a_table_title_without_its_number_run_into_the_header():
     active = read_report(text).tables["active_disclosure"]
     assert active["regulations"] == {"issued": 0, "repealed": 0, "in_force": 0}
     assert active["licensing"] == {"decisions": 18570}
+
+
+def test_a_glued_row_that_does_not_add_up_is_null_with_every_cut_as_candidates():
+    """191000019 for seven cells where no cut adds up (the report's own row is wrong:
+    19 + 1 printed beside a total of 19): no cell is guessed, and the candidates list
+    what every cut the digits allow would give, the row as printed among them."""
+    from service.pipeline import read_report
+
+    text = ("三、收到和处理政府信息公开申请情况申请人情况自然人法人或其他组织总计商业企业科研机构社会公益组织"
+            "法律服务机构其他一、本年新收政府信息公开申请数量 190000019二、上年结转政府信息公开申请数量 0000000"
+            "三、本年度办理结果（一）予以公开 191000019（七）总计 190000019四、结转下年度继续办理 0000000"
+            "四、政府信息公开行政复议、行政诉讼情况")
+    result = read_report(text)
+    granted = result.tables["applications"]["granted"]
+    assert all(value is None for value in granted.values())
+    flags = {f.cell: f for f in result.cell_flags}
+    printed = {"natural_person": 19, "commercial": 1, "research": 0, "total": 19}
+    for col, value in printed.items():
+        flag = flags[f"applications.granted.{col}"]
+        assert flag.reason == "ambiguous_split" and value in flag.candidates

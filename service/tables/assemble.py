@@ -26,6 +26,7 @@ from service.tables.glued import (
     read_glued,
     resolve_columns,
     row_sum_rule,
+    splits,
 )
 from service.tables.grid import (
     GridCell,
@@ -361,15 +362,18 @@ class _Out:
     def put_cuts(self, table: str, row: str, cols: list[str], cells: list[GridCell],
                  cuts: list[list[GridCell]]) -> None:
         """A glued row (``cells``) given its candidate cuts: the cells all cuts agree
-        on, and for the others ``None`` flagged ``ambiguous_split`` with their candidates."""
+        on, and for the others ``None`` flagged ``ambiguous_split`` with their candidates.
+        Where no cut fits (the report's own figures do not add up), every cell is
+        ``None``, its candidates those of every cut the digits allow."""
         if len(cuts) == 1:
             self.put(table, row, cols, cuts[0])
             return
         raw_start, raw_end = min(c.start for c in cells), max(c.end for c in cells)
         prefix = f"{table}.{row}."
+        shown = cuts or splits(cells, len(cols))  # (none when there are too many to list)
         for i, col in enumerate(cols):
-            options = {read_value(cut[i]).value for cut in cuts}  # (None: the cut leaves it blank)
-            if len(options) == 1:
+            options = {read_value(cut[i]).value for cut in shown}  # (None: the cut leaves it blank)
+            if cuts and len(options) == 1:
                 self.put(table, row, [col], [cuts[0][i]])
                 continue
             self.tables.setdefault(table, {}).setdefault(row, {})[col] = None
