@@ -134,18 +134,21 @@ COLUMNS = {
 
 #: The Arrow type of each child table's columns but report_id (as the schema above):
 #: every report's rows get the same types, whatever its values (all null, all whole).
-_ARROW_TYPES = {"VARCHAR": "string", "INTEGER": "int32", "BIGINT": "int64", "DOUBLE": "float64",
-                "BOOLEAN": "bool_"}
-
-
 def _arrow_schema(table: str):
+    """The Arrow schema of ``table``'s columns, read off the SQL schema above (child
+    tables: without report_id, which the writer adds).  Given, not inferred: every
+    report's rows get the same types whatever their values (all null, all whole), and
+    pyarrow's inference also tries to import dateutil once a column."""
     import re
 
     import pyarrow as pa
 
+    arrow = {"VARCHAR": pa.string(), "INTEGER": pa.int32(), "BIGINT": pa.int64(), "DOUBLE": pa.float64(),
+             "BOOLEAN": pa.bool_(), "TIMESTAMP": pa.timestamp("us")}
     body = _SCHEMA.split(f"CREATE TABLE IF NOT EXISTS {table} (", 1)[1].split(");", 1)[0]
-    types = {name: kind for name, kind in re.findall(r'"?(\w+)"? (VARCHAR|INTEGER|BIGINT|DOUBLE|BOOLEAN)', body)}
-    return pa.schema([(name, getattr(pa, _ARROW_TYPES[types[name]])()) for name in COLUMNS[table][1:]])
+    types = dict(re.findall(r'"?(\w+)"? (' + "|".join(arrow) + ")", body))
+    names = COLUMNS[table] if table == "reports" else COLUMNS[table][1:]
+    return pa.schema([(name, arrow[types[name]]) for name in names])
 
 
 @dataclass(frozen=True)
@@ -204,7 +207,7 @@ _SCHEMAS: dict[str, Any] = {}
 
 def _schemas() -> dict[str, Any]:
     if not _SCHEMAS:
-        _SCHEMAS.update({table: _arrow_schema(table) for table in CHILD_TABLES})
+        _SCHEMAS.update({table: _arrow_schema(table) for table in ("reports", *CHILD_TABLES)})
     return _SCHEMAS
 
 
@@ -253,7 +256,7 @@ def store_many(con, items: list[Item], models_version: str) -> list[int]:
                    "extracted_at": now, **it.prepared.report}
             for name in COLUMNS["reports"]:
                 reports[name].append(row[name])
-        _insert(con, "reports", pa.table({name: reports[name] for name in COLUMNS["reports"]}))
+        _insert(con, "reports", pa.table(reports, schema=_schemas()["reports"]))
         for table in CHILD_TABLES:
             report_ids = [report_id for report_id, it in zip(ids, items) for _ in range(it.prepared.rows(table))]
             if report_ids:
