@@ -744,3 +744,25 @@ def test_a_glued_row_that_does_not_add_up_is_null_with_every_cut_as_candidates()
     for col, value in printed.items():
         flag = flags[f"applications.granted.{col}"]
         assert flag.reason == "ambiguous_split" and value in flag.candidates
+
+
+def test_a_browsers_copied_text_of_a_table_whose_cells_hold_paragraphs(shipped_model):
+    """innerText (what a user copies from the browser) of a Word-made page: each cell's
+    <p> stands between blank lines and a lone tab separates two cells; a run of tabs
+    holds empty cells, a no-break space is an empty cell, and a run ending in empty
+    cells ends the row."""
+    def row(*cells: str) -> str:
+        return "\n\n\t\n\n".join(cells)
+
+    header = row("申请人情况", "自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计")
+    new = "一、本年新收政府信息公开申请数量\n\n\t\n\n26\n\n\t\n\n\t\n\n\t\n\n\t\n\n\t\n\n\t\n\n26"
+    granted = "（一）予以公开\n\n\t\n\n5\n\n\t\xa0\t\xa0\t\n\n2\n\n\t\n\n0\n\n\t\n\n0\n\n\t\n\n7"
+    withheld = "（二）部分公开（区分处理的，只计这一情形，不计其他情形）\n\n\t\n\n3\n\n\t\xa0\t\xa0\t\xa0\t\xa0\t\xa0\t\xa0"
+    text = "\n\n\n\n\n".join(["三、收到和处理政府信息公开申请情况", header, new, granted, withheld,
+                              "四、政府信息公开行政复议、行政诉讼情况"])
+    apps = read(text, shipped_model).tables["applications"]
+    blank6 = dict.fromkeys(("commercial", "research", "social_welfare", "legal_service", "other_org"), None)
+    assert apps["new_received"] == {"natural_person": 26, **blank6, "total": 26}
+    assert apps["granted"] == {"natural_person": 5, "commercial": None, "research": None,
+                               "social_welfare": 2, "legal_service": 0, "other_org": 0, "total": 7}
+    assert apps["partially_granted"] == {"natural_person": 3, **blank6, "total": None}

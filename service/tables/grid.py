@@ -227,9 +227,18 @@ def text_rows(text: str, start: int = 0, end: int | None = None) -> list[GridRow
     """
     end = len(text) if end is None else end
     rows: list[GridRow] = []
-    for block in _BLOCK.finditer(text[start:end]):
+    blocks = list(_BLOCK.finditer(text[start:end]))
+    skip_to = 0
+    for i, block in enumerate(blocks):
+        if i < skip_to:
+            continue
         chunk = block.group()
         at = start + block.start()
+        row = _paragraph_row(text, blocks, i, start)
+        if row is not None:
+            cells, skip_to = row
+            rows.append(_text_row(cells, cells[0].start))
+            continue
         if "|" in chunk or "\r" in chunk or _FOOTER_LIKE.search(chunk):
             rows.extend(_block_rows(text, _block_lines(chunk, at)))
         elif _INNER_TAB.search(chunk) or not (chunk[0] == "\t" or "\n\t" in chunk):
@@ -244,6 +253,45 @@ def text_rows(text: str, start: int = 0, end: int | None = None) -> list[GridRow
         else:  # one cell per line with labels wrapped over lines
             rows.extend(_block_rows(text, _block_lines(chunk, at)))
     return rows
+
+
+#: A block of nothing but tabs and empty cells (no-break spaces): what stands between
+#: two cells printed as paragraphs.
+_SEPARATOR_BLOCK = re.compile(r"[\t \u3000\xa0\r\n]*\t[\t \u3000\xa0\r\n]*")
+
+
+def _paragraph_row(text: str, blocks: list[re.Match], i: int, start: int
+                   ) -> tuple[list[GridCell], int] | None:
+    """A row of cells printed as paragraphs, starting at block ``i``: a browser's
+    innerText of a table whose cells hold <p> puts a tab between two cells and a blank
+    line around each, so the blocks are a cell, a lone tab, a cell …  Between two cells,
+    each tab beyond the first is an empty cell (so is each no-break space the page put
+    in one); a run that ends with empty cells ends the row.  Returns the row's cells
+    and the index of the block after it, or None where block ``i`` starts no such row."""
+    def separator(k: int) -> bool:
+        return _SEPARATOR_BLOCK.fullmatch(blocks[k].group()) is not None
+
+    if separator(i) or i + 1 == len(blocks) or not separator(i + 1):
+        return None
+    cells: list[GridCell] = []
+    k = i
+    while True:
+        _add_cells(cells, blocks[k].group(), start + blocks[k].start())
+        run = k + 1
+        while run < len(blocks) and separator(run):
+            run += 1
+        tabs = [start + blocks[j].start() + m.start() for j in range(k + 1, run)
+                for m in re.finditer("\t", blocks[j].group())]
+        if not tabs:
+            return cells, run
+        ends_with_tab = text[start + blocks[run - 1].start():start + blocks[run - 1].end()].rstrip(
+            " \u3000\r\n").endswith("\t")
+        closing = not ends_with_tab or run == len(blocks)
+        blanks = tabs if closing else tabs[1:]  # (each tab after the first opens an empty cell)
+        cells.extend(_new_cell(("", at, at, "blank")) for at in blanks)
+        if closing:
+            return cells, run
+        k = run
 
 
 def _block_lines(chunk: str, at: int) -> list[tuple[int, str]]:
