@@ -766,3 +766,25 @@ def test_a_browsers_copied_text_of_a_table_whose_cells_hold_paragraphs(shipped_m
     assert apps["granted"] == {"natural_person": 5, "commercial": None, "research": None,
                                "social_welfare": 2, "legal_service": 0, "other_org": 0, "total": 7}
     assert apps["partially_granted"] == {"natural_person": 3, **blank6, "total": None}
+
+
+def test_labels_printed_before_a_column_of_their_figures_are_not_blank_rows(shipped_model):
+    """A PDF's raw text (pdftotext without -layout) can print a run of row labels and
+    then all their figures, one per line: the label before the figures then collects
+    more figures than a row has, and the labels above it are not taken for blank rows
+    (their cells are unknown, never null as if blank)."""
+    from service.template import APPLICATION_ROWS_2021
+
+    labels = dict(list(APPLICATION_ROWS_2021.items())[4:8])  # 1.属于国家秘密 … 4.保护第三方合法权益
+    first, *rest = labels.items()
+    lines = ["三、收到和处理政府信息公开申请情况", "申请人情况", "自然人", "法人或其他组织", "总计", "商业企业",
+             "科研机构", "社会公益组织", "法律服务机构", "其他",
+             first[1].split()[-1], "3", "0", "0", "0", "0", "0", "3"]
+    lines += [label.split()[-1] for _, label in rest]
+    for i, _ in enumerate(rest):
+        lines += [str(i + 5), "0", "0", "0", "0", "0", str(i + 5)]
+    text = "\n".join(lines + ["四、政府信息公开行政复议、行政诉讼情况", ""])
+    apps = read(text, shipped_model).tables["applications"]
+    assert apps[first[0]]["total"] == 3
+    for key, _ in rest:
+        assert key not in apps or all(v is not None for v in apps[key].values()), key

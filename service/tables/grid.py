@@ -519,6 +519,32 @@ def next_row_label(before: str, after: str) -> bool:
     return False
 
 
+def _rows_left_blank(before: TableRow | None, pending: list[_Pending]) -> list[_Pending]:
+    """In a table printed one cell per line (its rows in document order), the labels
+    waiting above a figure that are rows whose cells were all blank: where the row
+    before them (read with its figures) and each label in turn are followed by the
+    template's next row (1. with figures, then 2. 3. 4. 5. and a figure: 2.–4. are
+    blank, the figure is 5.'s), a group label being the parent of the row after it.
+    Any break in that chain (labels torn from their figures, a column printed after
+    another) and none is."""
+    if before is None or before.header or not before.labels or not before.values or not before.wrapped:
+        return []
+    if any(len(p.labels) != 1 for p in pending):
+        return []
+    own = before.labels[-1].text  # (from its own number: 三、本年度办理结果（一）予以公开 is （一）'s)
+    numbers = list(_LABEL_NUMBER.finditer(own))
+    labels = [own[numbers[-1].start():] if numbers else own] + [p.labels[0].text for p in pending]
+    blank = []
+    for k in range(1, len(labels) - 1):
+        if next_row_label(labels[k], labels[k + 1]):
+            blank.append(pending[k - 1])
+        elif not (_label_number(labels[k]) or ("", 0))[0] == "group":
+            return []  # (neither the next row nor a parent of it)
+    if not next_row_label(labels[0], labels[1]):
+        return []
+    return blank
+
+
 class _Pending(NamedTuple):
     """A row of labels without figures, waiting for the figures below it."""
 
@@ -541,6 +567,7 @@ def table_rows(grid: list[GridRow]) -> list[TableRow]:
     # its own): its rows come in document order, so a label directly followed by the
     # next row's label is a row whose cells are all blank (the blank cells left no line).
     cells_per_line = False
+    blank_before = 0  # blank rows just put before the row whose figures are being read
     for row in grid:
         lone = _lone_figure(row)
         if one_per_line and lone is not None and row.start == lone.start:
@@ -548,7 +575,8 @@ def table_rows(grid: list[GridRow]) -> list[TableRow]:
             out[-1] = TableRow(last_row.labels, last_row.values + [lone], last_row.context,
                                last_row.start, row.end, wrapped=True)
             continue
-        one_per_line = False
+        _undo_blank_rows(out, blank_before)
+        one_per_line, blank_before = False, 0
         # The label cells, and the cells after the last label: the row's figures.
         cells = row.cells
         last = len(cells)
@@ -569,13 +597,6 @@ def table_rows(grid: list[GridRow]) -> list[TableRow]:
             pending, carried, cells_per_line = [], [], False
             continue
         elif not values:
-            if cells_per_line and pending and len(labels) == 1 and len(pending[-1].labels) == 1 \
-                    and next_row_label(pending[-1].labels[0].text, labels[0].text):
-                own = pending.pop()
-                label = own.labels[0]
-                context = [c.text for p in pending for c in p.labels] or own.context
-                out.append(TableRow([label], [_new_cell(("", label.end, label.end, "blank"))], context,
-                                    own.start, label.end, wrapped=True))
             pending.append(_Pending(labels, list(carried), row.start))
             continue
         elif filled and _row_numbers(labels[-1:]) >= 2:
@@ -605,6 +626,15 @@ def table_rows(grid: list[GridRow]) -> list[TableRow]:
         # Figures without a label: the label is the line above (wrapped), unless
         # several numbered rows' labels wait above one row of figures (a converter
         # tore labels from their figures): whose figures they are is then unknown.
+        if cells_per_line and lone is not None and len(pending) > 1:
+            blank_rows = _rows_left_blank(out[-1] if out else None, pending)
+            for own in blank_rows:
+                label = own.labels[0]
+                out.append(TableRow([label], [_new_cell(("", label.end, label.end, "blank"))],
+                                    own.context, own.start, label.end, wrapped=True))
+            if blank_rows:
+                pending = [p for p in pending if p not in blank_rows]
+                blank_before = len(blank_rows)
         if sum(_row_numbers(p.labels) for p in pending) >= 2:
             out.append(TableRow([], values, list(carried), row.start, row.end))
             pending = []
@@ -631,4 +661,17 @@ def table_rows(grid: list[GridRow]) -> list[TableRow]:
             pending = []
         else:
             out.append(TableRow([], values, list(carried), row.start, row.end))
+    _undo_blank_rows(out, blank_before)
     return out
+
+
+#: The most cells a labelled row of the template has (table 3's seven).
+MAX_ROW_CELLS = 7
+
+
+def _undo_blank_rows(out: list[TableRow], blank_before: int) -> None:
+    """Take back the blank rows just put before the last row when that row read more
+    figures than a row has: the labels above it were torn from their figures (one
+    column printed after another), not rows left blank."""
+    if blank_before and len(out[-1].values) > MAX_ROW_CELLS:
+        del out[-1 - blank_before:-1]
