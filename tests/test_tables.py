@@ -788,3 +788,20 @@ def test_labels_printed_before_a_column_of_their_figures_are_not_blank_rows(ship
     assert apps[first[0]]["total"] == 3
     for key, _ in rest:
         assert key not in apps or all(v is not None for v in apps[key].values()), key
+
+
+def test_a_columns_header_word_above_its_figures_is_not_a_row():
+    """pdftotext's raw text of a PDF prints a column's header word and then the figures
+    under it (现行有效件数 0 14; table 4's 总计 11): such a word is no row label, so
+    neither is read as a row (not 政府集中采购 with two figures, not table 3's
+    （七）总计)."""
+    from service.pipeline import read_report
+
+    text = ("二、主动公开政府信息情况\n第二十条第（一）项\n本年制发件数\n本年废止件数\n0\n0\n3\n1\n"
+            "第二十条第（五）项\n本年处理决定数量\n2638\n现行有效件数\n0\n14\n\n"
+            "三、收到和处理政府信息公开申请情况\n一、本年新收政府信息公开申请数量\n（七）总计\n\n"
+            "四、政府信息公开行政复议、行政诉讼情况\n结果\n维持\n\n结果\n纠正\n\n8\n\n2\n\n行政复议\n"
+            "其他 尚未\n结果 审结\n0\n\n1\n\n总计\n11\n\n五、存在的主要问题及改进情况\n无。")
+    tables = read_report(text).tables
+    assert "procurement" not in tables.get("active_disclosure", {})
+    assert "results_total" not in tables.get("applications", {})

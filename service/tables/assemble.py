@@ -37,7 +37,15 @@ from service.tables.grid import (
     table_rows,
     text_rows,
 )
-from service.tables.headers import active_order, applicant_order, review_order, row_items
+from service.tables.headers import (
+    COLUMN_NAMES,
+    active_order,
+    applicant_order,
+    match_column,
+    norm_header,
+    review_order,
+    row_items,
+)
 from service.template import (
     ACTIVE_2019,
     ACTIVE_2021,
@@ -146,8 +154,24 @@ def read_rows(doc: Document, sections: list[Section]) -> Reading:
             last_header = [c.text for c in row.cells if c.kind == "label"]
         elif row.values and row.labels and not (row.filled == 0 and row.label_text.rstrip().endswith("。")):
             # (a sentence followed by a stray tab is prose, not a row left blank)
+            if row.wrapped and _is_column_name(row.label_text, region):
+                continue  # a column's header word above its figures (a PDF's raw text): not a row
             reading.candidates.append(Candidate(row, region, order, last_header))
     return reading
+
+
+@lru_cache(maxsize=1024)
+def _is_column_name(label: str, region: str | None) -> bool:
+    """Whether a label is exactly the name of a column (现行有效件数, 本年处理决定数量), not
+    of a row or a group of rows (行政复议).  A two-character name (总计, 其他) is a row's
+    too (（七）总计, 3.其他 with its number torn off), except in table 4, whose rows are
+    its groups."""
+    for table in COLUMN_NAMES:
+        key = match_column(label, table, exact=True)
+        if key is not None and not key.startswith("@") and (
+                len(norm_header(label)) > 2 or table == region == "review_litigation"):
+            return True
+    return False
 
 
 def _regions(sections: list[Section]) -> Callable[[int], str | None]:
