@@ -2,10 +2,14 @@
 
 ``shapes`` imitates a text that lost its layout; this module runs the real tools over
 the report's own file where the corpus has it: a web page's text as lxml's
-``text_content()`` gives it (inline and block elements run together) and with a line
+``text_content()`` gives it (inline and block elements run together), with a line
 break per element (BeautifulSoup's ``get_text("\\n", strip=True)``: labels broken at
-every tag, empty cells gone), a PDF's text as pdfplumber extracts it, plain and
-layout-preserving.
+every tag, empty cells gone) and as a browser copies it (headless Chromium's
+``innerText``: each cell's paragraph between blank lines, tabs between cells); a PDF's
+text as pdfplumber extracts it, plain and layout-preserving, and as poppler's
+``pdftotext`` gives it (raw: a table's labels, then its figures column by column; and
+``-layout``).  Chromium and pdftotext are programs of the machine (the README's set-up
+installs them); where one is missing its variants are not made.
 
 A tool's text holds the annotated text's characters in another layout, so the gold
 moves by aligning the two texts' non-whitespace characters.  A variant is made only
@@ -31,7 +35,23 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 
 #: The tools run over each kind of file.
-TOOLS = {".html": ("lxml_text", "element_lines"), ".pdf": ("pdfplumber", "pdfplumber_layout")}
+TOOLS = {".html": ("lxml_text", "element_lines", "inner_text"),
+         ".pdf": ("pdfplumber", "pdfplumber_layout", "poppler", "poppler_layout")}
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+def available(tool: str) -> bool:
+    """Whether this machine has the program ``tool`` needs."""
+    import shutil
+
+    if tool.startswith("poppler"):
+        return shutil.which("pdftotext") is not None
+    if tool == "inner_text":
+        import importlib.util
+
+        return (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()
+                and importlib.util.find_spec("selenium") is not None)
+    return True
 
 
 def source_files(report: AnnotatedReport) -> list[Path]:
@@ -51,6 +71,16 @@ def source_files(report: AnnotatedReport) -> list[Path]:
 
 def tool_text(path: Path, tool: str) -> str:
     """The text ``tool`` makes of the file at ``path``."""
+    if tool.startswith("poppler"):
+        import subprocess
+
+        layout = ["-layout"] if tool == "poppler_layout" else []
+        return subprocess.run(["pdftotext", "-enc", "UTF-8", *layout, str(path), "-"], capture_output=True,
+                              check=True, timeout=60).stdout.decode("utf-8")
+    if tool == "inner_text":
+        browser = _browser()
+        browser.get(path.resolve().as_uri())
+        return browser.execute_script("return document.body.innerText")
     if tool in ("lxml_text", "element_lines"):
         import lxml.html
 
@@ -65,6 +95,28 @@ def tool_text(path: Path, tool: str) -> str:
     with pdfplumber.open(io.BytesIO(path.read_bytes())) as pdf:
         layout = tool == "pdfplumber_layout"
         return "\n".join(page.extract_text(layout=layout) or "" for page in pdf.pages)
+
+
+_browsers: list = []
+
+
+def _browser():
+    """One headless Chromium for the process (started on first use, quit at exit)."""
+    if not _browsers:
+        import atexit
+        import os
+
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+
+        os.environ.setdefault("SE_OFFLINE", "true")  # (Selenium Manager must not look online)
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+            options.add_argument(arg)
+        _browsers.append(webdriver.Chrome(service=Service(CHROMEDRIVER), options=options))
+        atexit.register(_browsers[0].quit)
+    return _browsers[0]
 
 
 class _Alignment:
@@ -161,6 +213,8 @@ def _variants(report: AnnotatedReport) -> list[AnnotatedReport]:
     out = []
     for path in source_files(report):
         for tool in TOOLS[path.suffix]:
+            if not available(tool):
+                continue
             try:
                 text = tool_text(path, tool)
             except Exception:  # noqa: BLE001 - a file a tool cannot read gives no variant
