@@ -20,7 +20,7 @@ from functools import lru_cache, partial
 from itertools import accumulate
 from typing import NamedTuple
 
-from service.numbers import fold
+from service.numbers import chinese_to_int, fold
 from service.tables.headers import is_header_row
 from service.types import SourceTable
 
@@ -234,7 +234,7 @@ def text_rows(text: str, start: int = 0, end: int | None = None) -> list[GridRow
             continue
         chunk = block.group()
         at = start + block.start()
-        row = _paragraph_row(text, blocks, i, start)
+        row = _paragraph_row(blocks, i, start)
         if row is not None:
             cells, skip_to = row
             rows.append(_text_row(cells, cells[0].start))
@@ -260,7 +260,7 @@ def text_rows(text: str, start: int = 0, end: int | None = None) -> list[GridRow
 _SEPARATOR_BLOCK = re.compile(r"[\t \u3000\xa0\r\n]*\t[\t \u3000\xa0\r\n]*")
 
 
-def _paragraph_row(text: str, blocks: list[re.Match], i: int, start: int
+def _paragraph_row(blocks: list[re.Match], i: int, start: int
                    ) -> tuple[list[GridCell], int] | None:
     """A row of cells printed as paragraphs, starting at block ``i``: a browser's
     innerText of a table whose cells hold <p> puts a tab between two cells and a blank
@@ -284,8 +284,7 @@ def _paragraph_row(text: str, blocks: list[re.Match], i: int, start: int
                 for m in re.finditer("\t", blocks[j].group())]
         if not tabs:
             return cells, run
-        ends_with_tab = text[start + blocks[run - 1].start():start + blocks[run - 1].end()].rstrip(
-            " \u3000\r\n").endswith("\t")
+        ends_with_tab = blocks[run - 1].group().rstrip(" \u3000\r\n").endswith("\t")
         closing = not ends_with_tab or run == len(blocks)
         blanks = tabs if closing else tabs[1:]  # (each tab after the first opens an empty cell)
         cells.extend(_new_cell(("", at, at, "blank")) for at in blanks)
@@ -452,8 +451,9 @@ def _row_numbers(labels: list[GridCell]) -> int:
 
 
 #: The number a row's label starts with: 1. 2、 （二） 四、
-_LABEL_NUMBER = re.compile(r"[0-9０-９]{1,2}\s*[.．、](?![0-9０-９])|[（(][一二三四五六七八九十]{1,2}[)）]"
-                           r"|[一二三四五六七八九十]{1,2}、")
+_LABEL_NUMBER = re.compile(r"(?P<leaf>[0-9０-９]{1,2})\s*[.．、](?![0-9０-９])"
+                           r"|[（(](?P<group>[一二三四五六七八九十]{1,2})[)）]"
+                           r"|(?P<part>[一二三四五六七八九十]{1,2})、")
 #: Two Chinese characters: the least a label on a line of its own has (规章, 总计).
 _WHOLE_LABEL = re.compile(r"(?:[^\u4e00-\u9fff]*[\u4e00-\u9fff]){2}")
 
@@ -480,28 +480,15 @@ def _joined_label(pending: list[_Pending]) -> tuple[list[GridCell], list[str]]:
     return [label], [c.text for c in cells[:first]]
 
 
-#: A label's own number at its start: a leaf's 1. 2、, a group's （二）, a part's 四、.
-_LEAF_START = re.compile(r"\s*([0-9０-９]{1,2})\s*[.．、](?![0-9０-９])")
-_GROUP_START = re.compile(r"\s*[（(]([一二三四五六七八九十]{1,2})[)）]")
-_PART_START = re.compile(r"\s*([一二三四五六七八九十]{1,2})、")
-_CHINESE_NUMBERS = {c: i for i, c in enumerate("一二三四五六七八九", 1)}
-
-
 def _label_number(text: str) -> tuple[str, int] | None:
-    """("leaf" | "group" | "part", n) for a label that starts with its number."""
-    for kind, pattern in (("leaf", _LEAF_START), ("group", _GROUP_START), ("part", _PART_START)):
-        m = pattern.match(text)
-        if m:
-            number = m.group(1).translate(_FULL_WIDTH)
-            if number.isdigit():
-                return kind, int(number)
-            tens, _, units = number.rpartition("十")  # 七, 十, 十二, 二十
-            value = (_CHINESE_NUMBERS.get(tens, 1) * 10 if "十" in number else 0) + _CHINESE_NUMBERS.get(units, 0)
-            return kind, value
-    return None
-
-
-_FULL_WIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
+    """("leaf" | "group" | "part", n) for a label that starts with its number (1. 2、,
+    （二）, 四、)."""
+    m = _LABEL_NUMBER.match(text.lstrip())
+    if m is None:
+        return None
+    kind = m.lastgroup
+    number = m.group(kind)
+    return kind, int(fold(number)) if kind == "leaf" else chinese_to_int(number)
 
 
 def next_row_label(before: str, after: str) -> bool:
