@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -132,8 +133,7 @@ COLUMNS = {
 }
 
 
-#: The Arrow type of each child table's columns but report_id (as the schema above):
-#: every report's rows get the same types, whatever its values (all null, all whole).
+@cache
 def _arrow_schema(table: str):
     """The Arrow schema of ``table``'s columns, read off the SQL schema above (child
     tables: without report_id, which the writer adds).  Given, not inferred: every
@@ -199,16 +199,7 @@ def prepare(result: dict) -> Prepared:
 def _arrow_tables(columns: dict[str, dict[str, list]]) -> dict[str, Any]:
     import pyarrow as pa
 
-    return {table: pa.table(values, schema=_schemas()[table]) for table, values in columns.items()}
-
-
-_SCHEMAS: dict[str, Any] = {}
-
-
-def _schemas() -> dict[str, Any]:
-    if not _SCHEMAS:
-        _SCHEMAS.update({table: _arrow_schema(table) for table in ("reports", *CHILD_TABLES)})
-    return _SCHEMAS
+    return {table: pa.table(values, schema=_arrow_schema(table)) for table, values in columns.items()}
 
 
 @dataclass(frozen=True)
@@ -256,7 +247,7 @@ def store_many(con, items: list[Item], models_version: str) -> list[int]:
                    "extracted_at": now, **it.prepared.report}
             for name in COLUMNS["reports"]:
                 reports[name].append(row[name])
-        _insert(con, "reports", pa.table(reports, schema=_schemas()["reports"]))
+        _insert(con, "reports", pa.table(reports, schema=_arrow_schema("reports")))
         for table in CHILD_TABLES:
             report_ids = [report_id for report_id, it in zip(ids, items) for _ in range(it.prepared.rows(table))]
             if report_ids:
